@@ -1,0 +1,16 @@
+# The two commands of mail_router (see README.md). Both set up what they need first.
+.PHONY: run test bootstrap lint
+
+PYTHON_VENV := .venv/bin/python
+
+run: bootstrap
+	$(PYTHON_VENV) scripts/run_odoo.py
+
+test: bootstrap
+	$(PYTHON_VENV) scripts/run_tests.py $(SUITES)
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+lint: bootstrap
+	.venv/bin/ruff check .

@@ -1,0 +1,16 @@
+{
+    "name": "Mail Router",
+    "summary": "Incoming email routing that follows In-Reply-To, References, aliases "
+    "and catchall, explains every decision and never drops a message",
+    "version": "18.0.1.0.0",
+    "category": "Productivity/Discuss",
+    "license": "LGPL-3",
+    "depends": ["mail"],
+    "data": [
+        "security/ir.model.access.csv",
+        "views/mail_router_log_views.xml",
+        "views/mail_router_quarantine_views.xml",
+        "views/mail_router_menus.xml",
+    ],
+    "installable": True,
+}

@@ -1,0 +1,10 @@
+{
+    "name": "Mail Router Tests",
+    "summary": "Test-only models for mail_router's tests: never install in production",
+    "version": "18.0.1.0.0",
+    "category": "Hidden",
+    "license": "LGPL-3",
+    "depends": ["mail_router"],
+    "data": ["security/ir.model.access.csv"],
+    "installable": True,
+}
