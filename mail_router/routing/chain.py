@@ -1,0 +1,292 @@
+"""The routing chain: which record an incoming mail belongs to, and why.
+
+decide() asks the database, through Lookup, for the stored messages and the
+aliases that the mail names (one call each), then runs the stages of STAGES in
+order; the first stage that returns a Decision wins. The order is the spec's
+(In-Reply-To, References, alias, catchall), with bounces and loops stopped
+first and auto-replies stopped before anything could create a record:
+
+    bounce          a delivery status notification is never routed
+    loop            mail from our own addresses is never routed
+    in_reply_to     a stored message, or a validly signed id of our form
+    references      the same, newest id first
+    auto_reply      auto-generated mail that replies to no thread is dropped
+    record_address  alias+<res_id>[-<signature>]@domain
+    alias           alias@domain: a new record, or the alias's forced thread
+    catchall        the server's default model, or quarantine
+
+A stage whose record no longer exists yields nothing and the next one is tried.
+The chain knows no ORM and no IMAP: plain data in, a Decision out.
+"""
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from .headers import IncomingMail, base_address, split_address
+from .hygiene import bounce_recipient, is_loop
+from .message_id import MessageIdCodec, parse_plus_tag
+
+
+@dataclass(frozen=True)
+class Target:
+    model: str
+    res_id: int | None              # None: create a new record
+    alias_id: int | None = None
+    parent_id: int | None = None    # mail.message replied to (stages in_reply_to, references)
+
+
+@dataclass(frozen=True)
+class Alias:
+    id: int
+    name: str                       # local part
+    domain: str | None              # alias domain name, None when the alias has none
+    model: str
+    force_thread_id: int | None
+    incoming_local: bool            # match the local part on any domain
+
+
+@dataclass(frozen=True)
+class Decision:
+    stage: str                      # a stage name, or 'quarantine'
+    targets: tuple[Target, ...]
+    matched: str | None             # the header value that decided: a message id, an address...
+    reason: str                     # one sentence for the routing log and the simulator
+    # Quarantine only: policy allows telling the sender (the mail is not
+    # auto-generated). The ORM layer still requires a known partner and no
+    # such bounce to them in the last 24 hours.
+    bounce_sender: bool = False
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    alias_domains: tuple[str, ...]          # names of mail.alias.domain
+    catchall_addresses: tuple[str, ...]
+    bounce_addresses: tuple[str, ...]
+    loop_addresses: tuple[str, ...]         # catchall + bounce + default From (notifications@...)
+    default_model: str | None = None        # the fetchmail server's "Create a New Record" model
+    # stock's mail.catchall.domain.allowed: when set, a local-part alias
+    # (incoming_local) matches only on these domains and the alias domains
+    local_part_domains: tuple[str, ...] = ()
+
+
+class Lookup(Protocol):
+    """What the chain needs from the database; the ORM layer implements it."""
+
+    def threads_by_message_ids(self, message_ids: Sequence[str]) -> Mapping[str, Target]:
+        """Stored mail.message ids among `message_ids` (exact match) ->
+        Target(model, res_id, parent_id=<mail.message id>)."""
+
+    def record_exists(self, model: str, res_id: int) -> bool: ...
+
+    def aliases_for(self, addresses: Sequence[str]) -> Sequence[Alias]:
+        """Aliases that may match `addresses` (lowercase; plus-address bases
+        included): by full address, or by local part. Returning more is
+        harmless: the chain keeps only those that match."""
+
+    def sender_known_to(self, model: str, res_id: int, email: str) -> bool:
+        """Whether `email` is a follower, a partner of the record, or the
+        author of an earlier message on it."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What decide() looks up once per mail and hands to every stage."""
+    mail: IncomingMail
+    config: RoutingConfig
+    threads: Mapping[str, Target]           # stored messages among In-Reply-To and References
+    aliases: tuple[Alias, ...]              # what aliases_for() returned
+    addressed: tuple[tuple[str, Alias], ...]  # (recipient, alias) for each alias a recipient reaches
+
+
+Stage = Callable[[Facts, Lookup, MessageIdCodec], Decision | None]
+
+
+def decide(mail: IncomingMail, lookup: Lookup, codec: MessageIdCodec,
+           config: RoutingConfig) -> Decision:
+    """Where `mail` goes: the Decision of the first stage of STAGES that decides."""
+    message_ids = tuple(dict.fromkeys(mail.in_reply_to + mail.references))
+    addresses = tuple(dict.fromkeys(mail.recipients + tuple(map(base_address, mail.recipients))))
+    aliases = tuple(lookup.aliases_for(addresses)) if addresses else ()
+    facts = Facts(
+        mail=mail,
+        config=config,
+        threads=lookup.threads_by_message_ids(message_ids) if message_ids else {},
+        aliases=aliases,
+        addressed=_addressed_aliases(mail.recipients, aliases, config),
+    )
+    for stage in STAGES:
+        decision = stage(facts, lookup, codec)
+        if decision is not None:
+            return decision
+    # catchall always decides; this keeps decide() total whatever STAGES holds
+    return Decision('quarantine', (), None, 'no stage matched')
+
+
+# -- the stages, in the order of STAGES -------------------------------------
+
+def bounce(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    mail = facts.mail
+    recipient = bounce_recipient(mail.recipients, facts.config.bounce_addresses)
+    if mail.auto == 'bounce' or recipient is not None:
+        return Decision('bounce', (), recipient or mail.from_email or None,
+                        'delivery status notification: it updates the bounced contact and is never routed')
+    return None
+
+
+def loop(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    sender = facts.mail.from_email
+    if is_loop(sender, facts.config.loop_addresses):
+        return Decision('loop', (), sender, f'sent from our own address {sender}: routing it could loop')
+    return None
+
+
+def in_reply_to(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    return _reply('in_reply_to', 'In-Reply-To', facts.mail.in_reply_to, facts, lookup, codec)
+
+
+def references(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    # RFC 5322 §3.6.4: each reply appends its parent, so the newest id is last.
+    newest_first = facts.mail.references[::-1]
+    return _reply('references', 'References', newest_first, facts, lookup, codec)
+
+
+def auto_reply(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    # Reached only when no thread was found: an auto-reply may be posted on a
+    # thread, but must not create a record nor be answered.
+    if facts.mail.auto == 'auto_reply':
+        return Decision('auto_reply', (), facts.mail.from_email or None,
+                        'auto-generated mail that replies to no known thread: dropped')
+    return None
+
+
+def record_address(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    sender = facts.mail.from_email
+    for recipient in facts.mail.recipients:
+        local, tag, domain = split_address(recipient)
+        record_tag = parse_plus_tag(tag) if tag else None
+        if record_tag is None:
+            continue
+        res_id, signature = record_tag
+        for found in _matching(facts.aliases, f'{local}@{domain}', facts.config):
+            model = found.model
+            signed = signature is not None and codec.check_record(model, res_id, signature)
+            if not (signed or (sender and lookup.sender_known_to(model, res_id, sender))):
+                # Checked before existence: a guesser learns nothing about which ids exist.
+                return Decision('quarantine', (), recipient,
+                                f'the plus address {recipient} is not validly signed and the sender '
+                                f'{sender or "(none)"} is unknown to {model},{res_id}')
+            if lookup.record_exists(model, res_id):
+                why = 'validly signed' if signed else f'from {sender}, known to the record'
+                return Decision('record_address', (Target(model, res_id, found.id),), recipient,
+                                f'record address {recipient} ({why}): {model},{res_id}')
+    return None
+
+
+def alias(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    addressed = facts.addressed
+    replied = _thread(_reply_ids(facts.mail), facts, lookup, codec)
+    if replied:  # a forward (see _reply): only the aliases of other models it was sent to
+        addressed = _forwarded_to(facts, replied[1].model)
+    reached = [(recipient, found) for recipient, found in addressed
+               if found.force_thread_id is None or lookup.record_exists(found.model, found.force_thread_id)]
+    if not reached:
+        return None
+    return Decision('alias', tuple(Target(a.model, a.force_thread_id, a.id) for _, a in reached),
+                    ', '.join(dict.fromkeys(recipient for recipient, _ in reached)),
+                    'mail to ' + ', '.join(f'alias {a.name} ({_describe(a)})' for _, a in reached))
+
+
+def catchall(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision:
+    mail, config = facts.mail, facts.config
+    to_catchall = (r for r in mail.recipients if _among(r, config.catchall_addresses))
+    to_our_domain = (r for r in mail.recipients if _among(split_address(r)[2], config.alias_domains))
+    matched = next(to_catchall, None) or next(to_our_domain, None)
+    if config.default_model:
+        return Decision('catchall_default', (Target(config.default_model, None),), matched,
+                        f'no thread or alias matched: a new {config.default_model} '
+                        "(the incoming mail server's default model)")
+    return Decision('quarantine', (), matched,
+                    'no thread or alias matched and the incoming mail server has no default model',
+                    bounce_sender=mail.auto is None and matched is not None)
+
+
+STAGES: tuple[Stage, ...] = (
+    bounce, loop, in_reply_to, references, auto_reply, record_address, alias, catchall)
+
+
+# -- helpers -------------------------------------------------------------------
+
+def _reply(stage: str, header: str, message_ids: Iterable[str],
+           facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
+    found = _thread(message_ids, facts, lookup, codec)
+    if found is None:
+        return None
+    message_id, target, how = found
+    if _forwarded_to(facts, target.model):
+        return None  # stock's forward rule: sent To an alias of another model, that alias decides
+    if stage == 'references':
+        # as stock, the parent is the newest stored message of that thread the mail names
+        thread = [t.parent_id for t in facts.threads.values() if (t.model, t.res_id) == (target.model, target.res_id)]
+        target = replace(target, parent_id=max(thread, default=target.parent_id))
+    same_model_alias = next((a.id for _, a in facts.addressed if a.model == target.model), None)
+    return Decision(stage, (replace(target, alias_id=same_model_alias),), message_id,
+                    f'{header} {message_id} is {how} of {target.model},{target.res_id}')
+
+
+def _thread(message_ids: Iterable[str], facts: Facts, lookup: Lookup,
+            codec: MessageIdCodec) -> tuple[str, Target, str] | None:
+    """(id, thread, how it was found) for the first id naming an existing record:
+    a stored message, else a validly signed id of our form."""
+    for message_id in message_ids:
+        stored = facts.threads.get(message_id)
+        decoded = None if stored else codec.decode(message_id)
+        target = stored or (Target(*decoded) if decoded else None)
+        if target is not None and lookup.record_exists(target.model, target.res_id):
+            return message_id, target, 'a stored message' if stored else 'a validly signed id (no stored message)'
+    return None
+
+
+def _reply_ids(mail: IncomingMail) -> tuple[str, ...]:
+    """The ids the reply stages read, in their order: In-Reply-To, then References newest first."""
+    return mail.in_reply_to + mail.references[::-1]
+
+
+def _forwarded_to(facts: Facts, replied_model: str) -> tuple[tuple[str, Alias], ...]:
+    """The aliases of another model than the replied thread's that the mail was sent To
+    (not Cc: stock's 'To > Cc'); any makes the reply a forward."""
+    return tuple((recipient, found) for recipient, found in facts.addressed
+                 if found.model != replied_model and recipient in facts.mail.to)
+
+
+def _addressed_aliases(recipients: Sequence[str], aliases: Sequence[Alias],
+                       config: RoutingConfig) -> tuple[tuple[str, Alias], ...]:
+    """(recipient, alias) for each alias that a recipient reaches, first recipient kept."""
+    reached: dict[int, tuple[str, Alias]] = {}
+    for recipient in recipients:
+        for found in _matching(aliases, recipient, config):
+            reached.setdefault(found.id, (recipient, found))
+    return tuple(reached.values())
+
+
+def _matching(aliases: Sequence[Alias], address: str, config: RoutingConfig) -> list[Alias]:
+    """The aliases that mail to `address` reaches, as stock matches them: the
+    full address (an alias without domain has none); or the local part
+    (incoming_local), on any domain unless config.local_part_domains says which."""
+    local, _at, domain = address.lower().rpartition('@')
+    local_part_domain = not config.local_part_domains or _among(
+        domain, config.local_part_domains + config.alias_domains)
+    return [candidate for candidate in aliases
+            if candidate.name.lower() == local and (
+                (candidate.incoming_local and local_part_domain)
+                or (candidate.domain is not None and candidate.domain.lower() == domain))]
+
+
+def _among(value: str, values: Iterable[str]) -> bool:
+    # Addresses and domains from the database may come in any case.
+    return value.lower() in {v.lower() for v in values}
+
+
+def _describe(found: Alias) -> str:
+    if found.force_thread_id is None:
+        return f'new {found.model}'
+    return f'{found.model},{found.force_thread_id}'

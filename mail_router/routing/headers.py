@@ -1,0 +1,217 @@
+"""Read what routing needs from the headers of an incoming mail, as plain data.
+
+Incoming mail is often broken: folded or truncated References, ids without
+angle brackets, raw 8-bit bytes, encoded words in unknown charsets. Every
+function here accepts anything and never raises; what cannot be read is left
+out. Headers are read from their source text (``Message.raw_items``), so the
+result is the same whichever ``email.policy`` parsed the message.
+"""
+import binascii
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+
+# References can list a whole thread; the newest ids are the last ones
+# (RFC 5322 §3.6.4) and the lookup must stay one small query.
+MAX_IDS = 32
+
+SYNTHETIC_DOMAIN = 'mail-router.invalid'
+
+
+@dataclass(frozen=True)
+class IncomingMail:
+    """The headers of one incoming mail, as the routing chain reads them."""
+    message_id: str                 # '<...>'; synthetic when the mail has none
+    message_id_synthetic: bool
+    in_reply_to: tuple[str, ...]    # at most the first MAX_IDS
+    references: tuple[str, ...]     # oldest first, at most the last MAX_IDS
+    from_email: str                 # lowercase bare address, '' when there is none
+    recipients: tuple[str, ...]     # Delivered-To, To, Cc: lowercase bare addresses
+    to: tuple[str, ...]             # Delivered-To and To only: a forward is decided on these (stock: To > Cc)
+    subject: str
+    auto: str | None                # hygiene.classify: 'bounce', 'auto_reply' or None
+
+
+def incoming_mail(msg: Message, raw: bytes) -> IncomingMail:
+    """The routing view of a parsed message; `raw` is the mail as received."""
+    from .hygiene import classify  # hygiene reads headers with this module's helpers
+
+    message_ids = _msgid_header(msg, 'Message-ID')
+    from_email = next(iter(parse_addresses(*header_values(msg, 'From'))), '')
+    to = parse_addresses(*header_values(msg, 'Delivered-To'), *header_values(msg, 'To'))
+    recipients = parse_addresses(*to, *header_values(msg, 'Cc'))
+    subjects = header_values(msg, 'Subject')
+    return IncomingMail(
+        message_id=message_ids[0] if message_ids else synthetic_message_id(raw),
+        message_id_synthetic=not message_ids,
+        in_reply_to=_msgid_header(msg, 'In-Reply-To')[:MAX_IDS],
+        references=_msgid_header(msg, 'References')[-MAX_IDS:],
+        from_email=from_email,
+        recipients=recipients,
+        to=to,
+        subject=' '.join(decode_words(subjects[0]).split()) if subjects else '',
+        auto=classify(msg, from_email, recipients),
+    )
+
+
+def _msgid_header(msg: Message, name: str) -> tuple[str, ...]:
+    # Some senders (Python's email package among them) fold a long id into
+    # encoded words; no id contains '=?', so decoding first loses nothing.
+    return parse_msgid_list(*map(decode_words, header_values(msg, name)))
+
+
+def synthetic_message_id(raw: bytes) -> str:
+    """A Message-ID for a mail without one: the same bytes always get the same id,
+    so a mail fetched twice is still recognised as a duplicate."""
+    return f'<{hashlib.sha256(raw).hexdigest()[:32]}@{SYNTHETIC_DOMAIN}>'
+
+
+def parse_msgid_list(*values: str | None) -> tuple[str, ...]:
+    """Every message id in the header values, in order, each once, as '<...>'.
+
+    Whitespace inside brackets is folding and is removed; a bare 'abc@host'
+    counts as an id; comments and quoted strings are skipped. Case is kept:
+    ids are looked up exactly.
+    """
+    ids = []
+    for value in values:
+        for kind, text in _lexemes(value or ''):
+            if kind == 'angle' and (msgid := _WHITESPACE.sub('', text)) != '<>':
+                ids.append(msgid)
+            elif kind == 'word' and '@' in text[1:-1]:  # a bare 'abc@host'
+                ids.append(f'<{text}>')
+    return tuple(dict.fromkeys(ids))
+
+
+def parse_addresses(*values: str | None) -> tuple[str, ...]:
+    """The bare addresses in address header values, lowercase, each once, in order.
+
+    In each comma-separated item the address in angle brackets wins; items
+    without brackets give every bare word that looks like an address, which
+    also reads 'a@x b@y' (a missing comma) as two addresses.
+    """
+    found = []
+    for value in values:
+        for bracketed, words in _mailboxes(value or ''):
+            found += filter(None, map(_bare_address, bracketed or words))
+    return tuple(dict.fromkeys(found))
+
+
+def split_address(email: str) -> tuple[str, str | None, str]:
+    """(local part without its +tag, the tag or None, domain), lowercase."""
+    local, at, domain = email.strip().lower().rpartition('@')
+    if not at:
+        local, domain = domain, ''
+    base, _plus, tag = local.partition('+')
+    return base, tag or None, domain
+
+
+def base_address(email: str) -> str:
+    """The address without its plus tag: 'purchase+123@x.com' -> 'purchase@x.com'."""
+    local, _tag, domain = split_address(email)
+    return f'{local}@{domain}'
+
+
+def header_values(msg: Message, name: str) -> list[str]:
+    """Every value of header `name`, unfolded, as text. Raw 8-bit bytes are read
+    as UTF-8 (RFC 6532) or else Latin-1; encoded words are left as they are."""
+    name = name.lower()
+    return [_LINE_BREAKS.sub('', _source_text(value))
+            for key, value in msg.raw_items() if key.lower() == name]
+
+
+def decode_words(text: str) -> str:
+    """`text` with its RFC 2047 encoded words decoded, as well as they can be."""
+    return _ENCODED_WORD.sub(_decode_word, _BETWEEN_ENCODED_WORDS.sub('', text))
+
+
+# One lexeme of a structured header (RFC 5322 §3.2). Quoted strings and
+# comments may hold anything, so they are recognised first and never yield an
+# id or an address. An unclosed '<' matches nothing and is skipped, so what
+# follows it is read as bare words.
+_LEXEME = re.compile(r'''
+      (?P<quoted> "(?:\\.|[^"\\])*"? )
+    | (?P<angle>  <[^<>]*> )
+    | (?P<open>   \( )
+    | (?P<close>  \) )
+    | (?P<sep>    [,;:] )
+    | (?P<word>   (?:\\\S|[^\s"<>(),;:\\])+ )
+''', re.VERBOSE | re.DOTALL)
+_COMMENT = re.compile(r'\([^()]*\)')
+# An addr-spec without quoted local part (those are too rare to be worth it).
+_ADDR_SPEC = re.compile(r'[^\s<>(),;:"\\@]+@[^\s<>(),;:"\\@]+')
+_WHITESPACE = re.compile(r'\s+')
+_LINE_BREAKS = re.compile(r'[\r\n]+')
+_ENCODED_WORD = re.compile(r'=\?([^?\s]*)\?([bBqQ])\?([^?\s]*)\?=')
+# RFC 2047 §6.2: whitespace between two encoded words is not part of the text.
+_BETWEEN_ENCODED_WORDS = re.compile(r'(?<=\?=)\s+(?==\?)')
+
+
+def _lexemes(value: str) -> Iterator[tuple[str, str]]:
+    """(kind, text) of each lexeme outside comments; comments nest."""
+    depth = 0
+    for match in _LEXEME.finditer(value):
+        kind = match.lastgroup
+        if kind == 'open':
+            depth += 1
+        elif kind == 'close':
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            yield kind, match.group()
+
+
+def _mailboxes(value: str) -> Iterator[tuple[list[str], list[str]]]:
+    """(bracketed parts, bare words) of each item between ',' ';' or ':'
+    (':' ends a group name)."""
+    bracketed, words = [], []
+    for kind, text in _lexemes(value):
+        if kind == 'sep':
+            yield bracketed, words
+            bracketed, words = [], []
+        elif kind == 'angle':
+            bracketed.append(text[1:-1])
+        elif kind == 'word':
+            words.append(text)
+    yield bracketed, words
+
+
+def _bare_address(text: str) -> str | None:
+    # A bracketed address may still hold comments, folding and an obsolete
+    # source route ('@relay:user@host').
+    address = _WHITESPACE.sub('', _COMMENT.sub('', text)).rpartition(':')[2].lower()
+    return address if _ADDR_SPEC.fullmatch(address) else None
+
+
+def _source_text(value: object) -> str:
+    # The parser keeps undecodable bytes as surrogate escapes: get them back.
+    text = str(value)
+    try:
+        return _decode_bytes(text.encode('utf-8', 'surrogateescape'))
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return text.encode('utf-8', 'replace').decode('utf-8')
+
+
+def _decode_word(match: re.Match) -> str:
+    charset, encoding, payload = match.groups()
+    data = payload.encode('ascii', 'ignore')
+    if encoding in 'qQ':
+        data = binascii.a2b_qp(data, header=True)
+    else:
+        try:  # senders often drop the padding
+            data = binascii.a2b_base64(data + b'=' * (-len(data) % 4))
+        except binascii.Error:
+            return match.group()
+    return _decode_bytes(data, charset.partition('*')[0])  # 'utf-8*en': RFC 2231 language
+
+
+def _decode_bytes(data: bytes, charset: str | None = None) -> str:
+    """Text from bytes whose declared charset may be wrong or unknown to Python."""
+    for codec in (charset, 'utf-8'):
+        if codec:
+            try:
+                return data.decode(codec)
+            except (LookupError, ValueError):  # unknown codec; bytes not in that charset
+                pass
+    return data.decode('latin-1')  # every byte is a Latin-1 character
