@@ -8,9 +8,11 @@
     "depends": ["mail"],
     "data": [
         "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
         "views/mail_router_log_views.xml",
         "views/mail_router_quarantine_views.xml",
         "views/mail_router_menus.xml",
     ],
+    "post_init_hook": "post_init_hook",
     "installable": True,
 }

@@ -25,11 +25,12 @@ from pathlib import Path
 import pgcluster
 from odoo_cli import REPO, VENV_PYTHON, odoo_command
 
+LOGS = REPO / ".data" / "test-logs"
 GATEWAY_TESTS = "/test_mail/tests/test_mail_gateway.py"
 GATEWAY_TEST_COUNT = 84
 EXPECTED_GATEWAY_FAILURES = REPO / "scripts" / "compat_expected_failures.txt"
 SUMMARY_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
-FAILURE_RE = re.compile(r" ERROR \S+ (odoo\.addons\.[\w.]+): (?:FAIL|ERROR): (\S+)")
+FAILURE_RE = re.compile(r" ERROR \S+ (odoo\.addons\.[\w.]+): (?:FAIL|ERROR): (?:Subtest )?(\S+)")
 STARTED_RE = re.compile(r" odoo\.addons\.(\w+)\.tests\.[\w.]+: Starting ")
 
 
@@ -81,7 +82,7 @@ def odoo_suite(name, database, tmp, modules, tags, expect_modules, extra_args=()
     """Install ``modules`` on a fresh database and run the tests selected by ``tags``."""
     outcome = Outcome(name)
     dbname = f"test_{name}"
-    log_path = Path(tmp) / f"{name}.log"
+    log_path = LOGS / f"{name}.log"
     command = odoo_command(
         database, dbname, f"--init={modules}", "--test-enable", f"--test-tags={tags}",
         "--stop-after-init", "--log-level=info", f"--http-port={pgcluster.free_port()}",
@@ -118,7 +119,7 @@ def module_state(database, dbname, module):
 def addon_suite(database, tmp):
     outcome, _text, failing = odoo_suite(
         "addon", database, tmp, "mail_router,test_mail_router", "/mail_router,/test_mail_router",
-        expect_modules=("mail_router",))
+        expect_modules=("mail_router", "test_mail_router"))
     outcome.problems.extend(f"failed: {test}" for test in sorted(failing))
     return outcome
 
@@ -181,6 +182,7 @@ def main():
         parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
     started = time.monotonic()
     outcomes = []
+    LOGS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mail_router_test_") as tmp, database_context(chosen) as database:
         for name in chosen:
             suite_started = time.monotonic()

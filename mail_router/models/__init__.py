@@ -1,1 +1,4 @@
-from . import mail_router_log, mail_router_quarantine
+from . import mail_message
+from . import mail_router_log
+from . import mail_router_quarantine
+from . import mail_thread

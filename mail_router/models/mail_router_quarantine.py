@@ -1,4 +1,7 @@
-from odoo import fields, models
+import base64
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class MailRouterQuarantine(models.Model):
@@ -20,3 +23,39 @@ class MailRouterQuarantine(models.Model):
     state = fields.Selection(
         [("pending", "Pending"), ("routed", "Routed"), ("discarded", "Discarded")],
         default="pending", required=True, index=True)
+
+    @api.model
+    def _keep(self, raw, mail, decision, error, quarantined=None):
+        """Quarantine ``raw`` with the decision's reason; a retried entry is updated."""
+        values = {"reason": decision.reason, "error": error}
+        if quarantined:
+            quarantined.write(values)
+            return quarantined
+        return self.create(dict(
+            values,
+            message_id=mail.message_id,
+            raw=base64.b64encode(raw),
+            email_from=mail.from_email,
+            subject=mail.subject,
+            fetchmail_server_id=self.env.context.get("default_fetchmail_server_id"),
+        ))
+
+    def raw_bytes(self):
+        self.ensure_one()
+        return base64.b64decode(self.with_context(bin_size=False).raw)
+
+    def retry(self):
+        """Route the mail again, with today's configuration."""
+        for entry in self:
+            if entry.state != "pending":
+                raise UserError(self.env._("Only pending mail can be retried: %s is %s.",
+                                           entry.display_name, entry.state))
+            server = entry.fetchmail_server_id
+            self.env["mail.thread"].with_context(default_fetchmail_server_id=server.id)._mail_router_process(
+                entry.raw_bytes(), server.object_id.model, save_original=server.original,
+                strip_attachments=bool(server) and not server.attach, quarantined=entry)
+        return True
+
+    def action_discard(self):
+        self.write({"state": "discarded"})
+        return True

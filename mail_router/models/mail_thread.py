@@ -1,0 +1,231 @@
+"""Incoming mail, one message at a time: the pipeline of mail_router.
+
+    message_process   raw bytes -> ledger check (duplicate?) -> in a savepoint:
+                      parse -> message_route (the resolver chain) -> post
+                      -> on no route or error: quarantine (+ one bounce, by policy)
+                      -> routing log entry (the ledger)
+    message_route     stock's contract (routes, or ValueError), decided by
+                      routing.chain.decide() over RoutingLookup
+
+The caller commits (the fetcher, after each message); nothing here commits.
+"""
+import ast
+import email
+import logging
+import secrets
+import time
+import traceback
+import xmlrpc.client
+from dataclasses import replace
+from email import policy
+from email.message import EmailMessage
+
+from odoo import api, models
+
+from ..routing.chain import Decision, RoutingConfig, decide
+from ..routing.headers import incoming_mail
+from ..routing.hygiene import classify
+from ..routing.message_id import MessageIdCodec
+from .routing_lookup import RoutingLookup
+
+_logger = logging.getLogger("odoo.addons.mail_router.routing")
+
+SECRET_PARAMETER = "mail_router.message_id_secret"
+REPLY_STAGES = ("in_reply_to", "references")
+# message_route hands its Decision to message_process through the message dict,
+# so that message_route overrides of other modules stay in the call chain.
+DECISION_KEY = "mail_router_decision"
+
+
+def raw_bytes(message):
+    """message_process accepts bytes, str or xmlrpc Binary; routing keeps bytes."""
+    if isinstance(message, xmlrpc.client.Binary):
+        return bytes(message.data)
+    if isinstance(message, str):
+        return message.encode("utf-8")
+    return bytes(message)
+
+
+class MailThread(models.AbstractModel):
+    _inherit = "mail.thread"
+
+    # ------------------------------------------------------------------
+    # Entry points (stock signatures)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def message_process(self, model, message, custom_values=None,
+                        save_original=False, strip_attachments=False, thread_id=None):
+        """Process one incoming mail exactly once; what cannot be routed is quarantined.
+
+        Unlike stock, this does not raise when no route is found: the mail is kept
+        in the quarantine with its reason, and the routing log says so.
+        """
+        _log, thread_id = self._mail_router_process(
+            raw_bytes(message), model, custom_values=custom_values, save_original=save_original,
+            strip_attachments=strip_attachments, thread_id=thread_id)
+        return thread_id
+
+    @api.model
+    def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
+        """Stock's contract: the routes, [] for mail that is handled without route
+        (bounce, loop, auto-reply), ValueError when nothing routes."""
+        if not isinstance(message, EmailMessage):
+            raise TypeError("message must be an email.message.EmailMessage at this point")
+        mail = replace(incoming_mail(message, b""), message_id=message_dict["message_id"])
+        decision = decide(mail, RoutingLookup(self.env), self._mail_router_codec(),
+                          self._mail_router_config(model))
+        routes, decision = self._mail_router_routes(message, message_dict, decision, thread_id, custom_values)
+        message_dict[DECISION_KEY] = decision
+        if decision.stage == "bounce":
+            self._routing_handle_bounce(message, message_dict)
+        else:
+            self._routing_reset_bounce(message, message_dict)
+        if decision.stage == "quarantine":
+            raise ValueError(f"No route for mail with Message-Id {mail.message_id}: {decision.reason}")
+        return routes
+
+    @api.model
+    def _detect_is_bounce(self, message, message_dict):
+        """One rule for bounces, the core's, for stock's bounce parsing too."""
+        mail = incoming_mail(message, b"")
+        return classify(message, mail.from_email, mail.recipients,
+                        self._mail_router_config(None).bounce_addresses) == "bounce"
+
+    # ------------------------------------------------------------------
+    # The pipeline
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _mail_router_process(self, raw, model=None, custom_values=None, save_original=False,
+                             strip_attachments=False, thread_id=None, quarantined=None):
+        """Route and post ``raw``; returns (routing log entry, thread id or False).
+
+        ``quarantined``: the quarantine entry being retried; it bypasses the ledger
+        and is updated instead of a new entry being made.
+        """
+        started = time.monotonic()
+        message = email.message_from_bytes(raw, policy=policy.SMTP)
+        mail = incoming_mail(message, raw)
+        Log = self.env["mail.router.log"].sudo()
+        if not quarantined and Log._is_processed(mail.message_id):
+            decision = Decision("duplicate", (), mail.message_id,
+                                f"{mail.message_id} was already processed: skipped")
+            return Log._record(mail, decision, started), False
+
+        error, thread_id_done, posted = None, False, self.env["mail.message"]
+        savepoint = self.env.cr.savepoint()
+        try:
+            decision, thread_id_done = self._mail_router_route_and_post(
+                message, mail, model, custom_values, save_original, strip_attachments, thread_id)
+            savepoint.close(rollback=False)
+        except Exception as exc:
+            savepoint.close(rollback=True)
+            error = traceback.format_exc()
+            decision = Decision("quarantine", (), None, f"processing failed: {type(exc).__name__}: {exc}")
+        if decision.targets and decision.stage != "quarantine":
+            posted = self.env["mail.message"].sudo().search(
+                [("message_id", "=", mail.message_id)], order="id desc", limit=1)
+        bounce_sent = False
+        if decision.stage == "quarantine":
+            self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
+            bounce_sent = decision.bounce_sender and self._mail_router_bounce_sender(message, mail)
+        elif quarantined:
+            quarantined.state = "routed"
+        log = Log._record(mail, decision, started, posted=posted, bounce_sent=bounce_sent, error=error)
+        return log, thread_id_done
+
+    def _mail_router_route_and_post(self, message, mail, model, custom_values,
+                                    save_original, strip_attachments, thread_id):
+        """(Decision, thread id): parse, route, post, as stock's message_process."""
+        msg_dict = self.message_parse(message, save_original=save_original)
+        # Stock invents '<time@localhost>' for a mail without Message-ID: a retry
+        # would be a new mail. The core's id is derived from the bytes.
+        msg_dict["message_id"] = mail.message_id
+        if strip_attachments:
+            msg_dict.pop("attachments", None)
+        if self._detect_loop_headers(msg_dict):
+            return Decision("loop", (), mail.message_id, "reply to our own loop-detection notice"), False
+        try:
+            routes = self.message_route(message, msg_dict, model, thread_id, custom_values)
+        except ValueError:
+            if DECISION_KEY not in msg_dict:
+                raise
+            return msg_dict.pop(DECISION_KEY), False
+        decision = msg_dict.pop(DECISION_KEY)
+        if routes and self._detect_loop_sender(message, msg_dict, routes):
+            return Decision("throttled", (), mail.from_email,
+                            f"{mail.from_email} created too many records recently (mail.gateway.loop.*)"), False
+        if not routes:
+            return decision, False
+        return decision, self._message_route_process(message, msg_dict, routes)
+
+    def _mail_router_routes(self, message, message_dict, decision, thread_id, custom_values):
+        """Stock routes (model, thread_id, custom_values, user_id, alias) for the
+        decision's targets, each checked by stock's _routing_check_route
+        (record still there, model accepts mail, alias contact policy)."""
+        routes = []
+        for target in decision.targets:
+            alias = self.env["mail.alias"].browse(target.alias_id)
+            message_dict.pop("parent_id", None)
+            if decision.stage in REPLY_STAGES:
+                parent = self.env["mail.message"].sudo().browse(target.parent_id)
+                message_dict.update(self._message_parse_extract_from_parent(parent.exists()))
+                res_id, values = target.res_id, custom_values
+            elif decision.stage == "catchall_default":
+                res_id, values = thread_id or None, custom_values
+            else:
+                res_id, values = target.res_id, ast.literal_eval(alias.alias_defaults or "{}")
+            user_id = self._mail_find_user_for_gateway(message_dict["email_from"], alias=alias).id or self._uid
+            Model = self.env[target.model] if target.model in self.env else self
+            route = Model._routing_check_route(
+                message, message_dict, (target.model, res_id, values, user_id, alias), raise_exception=False)
+            if route:
+                routes.append(route)
+        if decision.targets and not routes:
+            decision = Decision("quarantine", (), decision.matched,
+                                f"{decision.reason}; refused by the target "
+                                "(alias contact policy, or the model takes no mail)")
+        return routes, decision
+
+    def _mail_router_bounce_sender(self, message, mail):
+        """Tell the sender once that the mail reached no one: only a known partner,
+        at most once a day (forged senders get no backscatter)."""
+        if not mail.from_email or not self.env["res.partner"].sudo().search_count(
+                [("email_normalized", "=", mail.from_email)], limit=1):
+            return False
+        if self.env["mail.router.log"].sudo()._bounced_recently(mail.from_email):
+            return False
+        body = self.env["ir.qweb"]._render("mail.mail_bounce_catchall", {"message": message})
+        self._routing_create_bounce_email(
+            mail.from_email, body, message, email_to=mail.from_email, references=mail.message_id,
+            reply_to=self.env.company.email, headers=repr({"Auto-Submitted": "auto-replied"}))
+        return True
+
+    # ------------------------------------------------------------------
+    # Configuration
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _mail_router_codec(self):
+        parameters = self.env["ir.config_parameter"].sudo()
+        secret = parameters.get_param(SECRET_PARAMETER)
+        if not secret:
+            secret = secrets.token_hex(32)
+            parameters.set_param(SECRET_PARAMETER, secret)
+        return MessageIdCodec(secret.encode())
+
+    @api.model
+    def _mail_router_config(self, default_model):
+        domains = self.env["mail.alias.domain"].sudo().search([])
+        catchall = tuple(filter(None, domains.mapped("catchall_email")))
+        bounce = tuple(filter(None, domains.mapped("bounce_email")))
+        allowed = self.env["ir.config_parameter"].sudo().get_param("mail.catchall.domain.allowed") or ""
+        return RoutingConfig(
+            alias_domains=tuple(domains.mapped("name")),
+            catchall_addresses=catchall,
+            bounce_addresses=bounce,
+            loop_addresses=catchall + bounce + tuple(filter(None, domains.mapped("default_from_email"))),
+            default_model=default_model or None,
+            local_part_domains=tuple(filter(None, (domain.strip() for domain in allowed.split(",")))),
+        )
