@@ -45,7 +45,7 @@ class MailRouterLog(models.Model):
     matched = fields.Char("Matched Value", help="The header value that decided the route.")
     reason = fields.Char()
     error = fields.Text()
-    target_model = fields.Char("Target Model")
+    target_model = fields.Char("Target Model", help="Comma-separated when aliases of several models matched.")
     target_res_ids = fields.Char("Target Record IDs", help="Comma-separated, several when several aliases matched.")
     alias_id = fields.Many2one("mail.alias", "Alias", ondelete="set null")
     mail_message_id = fields.Many2one("mail.message", "Created Message", ondelete="set null")
@@ -85,7 +85,7 @@ class MailRouterLog(models.Model):
             "matched": decision.matched,
             "reason": decision.reason,
             "error": error,
-            "target_model": targets[0].model if targets else False,
+            "target_model": ", ".join(dict.fromkeys(t.model for t in targets)) or False,
             "target_res_ids": ",".join(str(t.res_id) for t in targets if t.res_id) or False,
             "alias_id": next((t.alias_id for t in targets if t.alias_id), False),
             "mail_message_id": posted.id if posted else False,

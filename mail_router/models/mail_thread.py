@@ -85,6 +85,11 @@ class MailThread(models.AbstractModel):
             raise ValueError(f"No route for mail with Message-Id {mail.message_id}: {decision.reason}")
         return routes
 
+    def _message_route_process(self, message, message_dict, routes):
+        # message_route leaves its decision in the dict; message_post must not get it
+        message_dict.pop(DECISION_KEY, None)
+        return super()._message_route_process(message, message_dict, routes)
+
     @api.model
     def _detect_is_bounce(self, message, message_dict):
         """One rule for bounces, the core's, for stock's bounce parsing too."""
