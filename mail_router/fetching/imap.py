@@ -1,0 +1,196 @@
+"""IMAP: a connection over verified TLS, and the few operations the fetcher
+needs. Messages are named by UID only: sequence numbers shift as soon as
+another client expunges."""
+import base64
+import imaplib
+import itertools
+import re
+import ssl
+from collections.abc import Callable, Iterable
+
+from . import tls
+from .errors import FolderMissing, LoginRefused, StartTlsNotOffered, first_arg_text, reply_text
+from .settings import ConnectionSettings
+
+# In a FETCH response: the literal that holds the whole message, and the UID.
+WHOLE_BODY = re.compile(rb'BODY\[\] \{\d+\}$')
+UID_ITEM = re.compile(rb'\bUID (\d+)')
+
+
+def open_imap(settings: ConnectionSettings) -> imaplib.IMAP4:
+    """A connection with TLS set up as ``settings.security`` says, greeting
+    read, NOT logged in: the caller authenticates it (``login``, or its own
+    XOAUTH2 through ``login_with``). ``settings.timeout`` bounds the connect
+    and every later read or write on the socket."""
+    if settings.security == 'none':
+        return imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
+    return tls.open_verified(
+        settings, lambda context: _open_tls(settings, context), _peer_certificate, _drop)
+
+
+def _open_tls(settings: ConnectionSettings, context: ssl.SSLContext) -> imaplib.IMAP4:
+    if settings.security == 'ssl':
+        return imaplib.IMAP4_SSL(settings.host, settings.port, ssl_context=context,
+                                 timeout=settings.timeout)
+    conn = imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
+    try:
+        _start_tls(conn, settings, context)
+    except BaseException:
+        _drop(conn)
+        raise
+    return conn
+
+
+def _start_tls(conn: imaplib.IMAP4, settings: ConnectionSettings, context: ssl.SSLContext) -> None:
+    # Never fall back to clear text: a missing STARTTLS may be an attacker's doing.
+    if 'STARTTLS' not in conn.capabilities:
+        raise StartTlsNotOffered(settings.address)
+    conn.starttls(ssl_context=context)
+
+
+def _peer_certificate(conn: imaplib.IMAP4) -> dict:
+    return conn.sock.getpeercert()
+
+
+def _drop(conn: imaplib.IMAP4) -> None:
+    """Close the socket without a word to the server."""
+    try:
+        conn.shutdown()
+    except OSError:
+        pass  # already closed by the other side
+
+
+def login(conn: imaplib.IMAP4, user: str, password: str) -> None:
+    login_with(conn, lambda connection: connection.login(user, password))
+
+
+def login_with(conn: imaplib.IMAP4, authenticate: Callable[[imaplib.IMAP4], object]) -> None:
+    """Run ``authenticate(conn)`` (e.g. a ``fetchmail.server._imap_login``
+    doing LOGIN or XOAUTH2); the server saying NO or BAD becomes LoginRefused,
+    so that ``explain`` can tell a refused login from other errors."""
+    try:
+        authenticate(conn)
+    except imaplib.IMAP4.abort:
+        raise  # the connection broke: not a refusal
+    except imaplib.IMAP4.error as exc:
+        raise LoginRefused(first_arg_text(exc)) from exc
+
+
+def select_folder(conn: imaplib.IMAP4, folder: str) -> int:
+    """Select ``folder`` read-write and return its UIDVALIDITY: when it
+    changes, the UIDs remembered for the folder mean nothing any more."""
+    typ, data = conn.select(mailbox_name(folder))
+    if typ != 'OK':
+        raise FolderMissing(folder, reply_text(data[-1]))
+    uidvalidity = conn.response('UIDVALIDITY')[1][-1]
+    if uidvalidity is None:
+        raise imaplib.IMAP4.error(f"{folder!r}: the server sent no UIDVALIDITY")
+    return int(uidvalidity)
+
+
+def mailbox_name(folder: str) -> str:
+    """``folder`` as an IMAP mailbox argument: modified UTF-7 (RFC 3501
+    5.1.3), since imaplib sends ASCII only, then quoted."""
+    encoded = ''.join(_modified_utf7(run) if not printable else run.replace('&', '&-')
+                      for printable, run in _runs(folder))
+    return '"' + encoded.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+
+def _runs(text: str) -> Iterable[tuple[bool, str]]:
+    for printable, chars in itertools.groupby(text, key=lambda ch: ' ' <= ch <= '~'):
+        yield printable, ''.join(chars)
+
+
+def _modified_utf7(run: str) -> str:
+    encoded = base64.b64encode(run.encode('utf-16-be')).rstrip(b'=').replace(b'/', b',')
+    return '&' + encoded.decode('ascii') + '-'
+
+
+def uids_after(conn: imaplib.IMAP4, last_uid: int) -> list[int]:
+    """The UIDs above ``last_uid`` in the selected folder, ascending, whatever
+    their flags (a message read in webmail first is still new to us). Mail
+    that arrived after the SELECT may show only at the next SELECT."""
+    found = _uid_search(conn, 'UID', f'{last_uid + 1}:*')
+    # 'n:*' always includes the highest UID, even when it is below n (RFC 3501 6.4.8).
+    return [uid for uid in found if uid > last_uid]
+
+
+def highest_uid(conn: imaplib.IMAP4) -> int:
+    """The highest UID in the selected folder, 0 when it is empty: where fetching
+    by UID goes on from after a first fetch of the unseen messages."""
+    return max(_uid_search(conn, 'UID', '*'), default=0)
+
+
+def unseen_uids(conn: imaplib.IMAP4) -> list[int]:
+    """The UIDs without \\Seen in the selected folder, ascending."""
+    return _uid_search(conn, 'UNSEEN')
+
+
+def _uid_search(conn: imaplib.IMAP4, *criteria: str) -> list[int]:
+    typ, data = conn.uid('SEARCH', *criteria)
+    _expect_ok(typ, data, 'UID SEARCH')
+    return sorted(int(uid) for line in data if line for uid in line.split())
+
+
+def fetch_raw(conn: imaplib.IMAP4, uids: Iterable[int]) -> list[tuple[int, bytes]]:
+    """(uid, raw bytes exactly as stored) for each of ``uids`` still in the
+    selected folder, ascending, in one round trip; a UID no longer there is
+    left out. BODY.PEEK[] sets no flag, unlike BODY[] and RFC822."""
+    uids = list(uids)
+    if not uids:
+        return []
+    typ, data = conn.uid('FETCH', uid_set(uids), '(UID BODY.PEEK[])')
+    _expect_ok(typ, data, 'UID FETCH')
+    return sorted(parse_fetch(data))
+
+
+def parse_fetch(data: list) -> Iterable[tuple[int, bytes]]:
+    """(uid, raw) for each whole message in a UID FETCH answer as imaplib
+    gives it: a (head, literal) tuple followed by the rest of its line; the
+    UID may be in either. Other items are flag updates the server sent
+    unasked, and are skipped."""
+    for index, item in enumerate(data):
+        if not isinstance(item, tuple) or not WHOLE_BODY.search(item[0]):
+            continue
+        head, raw = item
+        rest = data[index + 1] if index + 1 < len(data) else b''
+        uid = UID_ITEM.search(head) or UID_ITEM.search(rest if isinstance(rest, bytes) else b'')
+        if uid is None:
+            raise imaplib.IMAP4.error(f"UID FETCH: a message came without its UID: {head!r}")
+        yield int(uid[1]), raw
+
+
+def mark_seen(conn: imaplib.IMAP4, uids: Iterable[int]) -> None:
+    """Set \\Seen on ``uids`` in the selected folder, in one round trip."""
+    uids = list(uids)
+    if not uids:
+        return
+    typ, data = conn.uid('STORE', uid_set(uids), '+FLAGS.SILENT', r'(\Seen)')
+    _expect_ok(typ, data, 'UID STORE')
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """An IMAP sequence set naming exactly ``uids``: '1:3,7' for 1, 2, 3, 7,
+    which keeps the command of a large batch short."""
+    ordered = sorted(set(uids))
+    ranges = []
+    # Consecutive UIDs share the same difference between UID and position.
+    for _, pairs in itertools.groupby(enumerate(ordered), key=lambda pair: pair[1] - pair[0]):
+        run = [uid for _, uid in pairs]
+        ranges.append(str(run[0]) if len(run) == 1 else f'{run[0]}:{run[-1]}')
+    return ','.join(ranges)
+
+
+def close(conn: imaplib.IMAP4) -> None:
+    """LOGOUT and close the socket, never raising: on an error path the
+    connection may already be dead. No CLOSE command: it would expunge the
+    messages another client marked \\Deleted. Waits at most the timeout."""
+    try:
+        conn.logout()
+    except Exception:  # a cleanup must not replace the error being handled
+        _drop(conn)
+
+
+def _expect_ok(typ: str, data: list, command: str) -> None:
+    if typ != 'OK':
+        raise imaplib.IMAP4.error(f"{command}: {typ} {reply_text(data[-1] if data else b'')}")

@@ -1,0 +1,75 @@
+"""The SSL context for a server, and the names on a certificate that did not
+match, so that the error can say which name to use instead."""
+import ssl
+from collections.abc import Callable
+from typing import TypeVar
+
+from .errors import WRONG_NAME_CODES, CaFileUnreadable, WrongHostName
+from .settings import ConnectionSettings
+
+Connection = TypeVar('Connection')
+
+
+def client_context(settings: ConnectionSettings) -> ssl.SSLContext:
+    """Verify certificate and host name against the system's CAs (which
+    ``create_default_context`` takes from the system store and SSL_CERT_FILE)
+    plus ``settings.ca_file``; verify nothing when ``settings.verify`` is off."""
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        _trust_ca_file(context, settings.ca_file)
+    if not settings.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _trust_ca_file(context: ssl.SSLContext, path: str) -> None:
+    try:
+        context.load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise CaFileUnreadable(path, "no such file") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise CaFileUnreadable(path, f"not a PEM certificate file ({exc})") from None
+
+
+def open_verified(settings: ConnectionSettings,
+                  open_with: Callable[[ssl.SSLContext], Connection],
+                  peer_certificate: Callable[[Connection], dict],
+                  close: Callable[[Connection], None]) -> Connection:
+    """``open_with(client_context(settings))``, turning a host-name mismatch
+    into WrongHostName with the names the certificate holds. Learning them
+    takes a second handshake that checks the chain but not the name (a failed
+    handshake does not give the certificate), and is closed right away."""
+    try:
+        return open_with(client_context(settings))
+    except ssl.SSLCertVerificationError as exc:
+        if exc.verify_code not in WRONG_NAME_CODES:
+            raise
+        mismatch = exc
+    try:
+        names = _names_on_certificate(settings, open_with, peer_certificate, close)
+    except Exception:
+        # Learning the names is a courtesy: if it fails, report the mismatch as it came.
+        raise mismatch from None
+    raise WrongHostName(settings.host, names) from mismatch
+
+
+def _names_on_certificate(settings, open_with, peer_certificate, close) -> tuple[str, ...]:
+    context = client_context(settings)
+    context.check_hostname = False
+    connection = open_with(context)
+    try:
+        return certificate_names(peer_certificate(connection))
+    finally:
+        close(connection)
+
+
+def certificate_names(certificate: dict) -> tuple[str, ...]:
+    """The host names and addresses a certificate (as ``getpeercert()`` gives
+    it) is valid for: its subjectAltName, else its subject's common name."""
+    alt_names = tuple(value for kind, value in certificate.get('subjectAltName', ())
+                      if kind in ('DNS', 'IP Address'))
+    if alt_names:
+        return alt_names
+    return tuple(value for rdn in certificate.get('subject', ())
+                 for key, value in rdn if key == 'commonName')
