@@ -9,6 +9,7 @@
     "data": [
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
+        "views/fetchmail_server_views.xml",
         "views/mail_router_log_views.xml",
         "views/mail_router_quarantine_views.xml",
         "views/mail_router_menus.xml",

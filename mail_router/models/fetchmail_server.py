@@ -1,0 +1,317 @@
+"""Fetching that never loses nor duplicates a message (stock's cron, our fetch).
+
+For each message: take its bytes without setting a flag, process it (the
+routing pipeline quarantines what it cannot route), record where we are, COMMIT,
+and only then flag it \\Seen (IMAP) or delete it (POP3, at QUIT). A crash before
+the commit leaves no trace and the message comes again; a crash after it leaves
+the routing log entry, so the message comes again and is skipped as a duplicate.
+"""
+import contextlib
+import logging
+import time
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import config, split_every
+
+from ..fetching import errors, imap, pop3
+from ..fetching.settings import ConnectionSettings
+
+_logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
+
+SECURITIES = [
+    ("ssl", "SSL/TLS"),
+    ("starttls", "STARTTLS"),
+    ("none", "None (clear text)"),
+]
+DEFAULT_PORTS = {("imap", "ssl"): 993, ("imap", "starttls"): 143, ("imap", "none"): 143,
+                 ("pop", "ssl"): 995, ("pop", "starttls"): 110, ("pop", "none"): 110}
+# pg_try_advisory_lock(key1, key2): key1 says "fetchmail server", key2 is its id.
+LOCK_CLASS = 0x6D726673
+ALERT_PARAMETER = "mail_router.fetch_failure_alert_threshold"
+DEFAULT_ALERT_THRESHOLD = 3
+
+
+class FetchmailServer(models.Model):
+    _inherit = "fetchmail.server"
+
+    password = fields.Char(groups="base.group_system")
+    connection_security = fields.Selection(
+        SECURITIES, "Connection Security", required=True, default="ssl",
+        help="SSL/TLS: encrypted from the first byte (ports 993/995). STARTTLS: plain port, then "
+             "encrypted; refused if the server does not offer it. None: the password and the mail "
+             "travel in clear text.")
+    verify_certificate = fields.Boolean(
+        default=True, help="Check the server's certificate and host name. Turn off only to test.")
+    ca_file = fields.Char(
+        "Extra CA File", help="Path, on the Odoo server, of a PEM file with the certificate authority "
+                              "of a server whose certificate the system does not trust.")
+    timeout = fields.Integer("Timeout (s)", default=60, required=True)
+    folder = fields.Char("IMAP Folder", default="INBOX", required=True)
+    batch_size = fields.Integer(default=50, required=True, help="Messages fetched per round trip.")
+    last_success_date = fields.Datetime("Last Successful Fetch", readonly=True)
+    last_error = fields.Text(readonly=True)
+    last_error_date = fields.Datetime(readonly=True)
+    consecutive_failures = fields.Integer(readonly=True)
+    last_fetch_count = fields.Integer("Messages in Last Fetch", readonly=True)
+    mailbox_state_ids = fields.One2many("mail.router.mailbox.state", "server_id", readonly=True)
+
+    _sql_constraints = [
+        ("timeout_positive", "CHECK(timeout > 0)", "The timeout must be positive."),
+        ("batch_size_positive", "CHECK(batch_size > 0)", "The batch size must be positive."),
+    ]
+
+    # ------------------------------------------------------------------
+    # Form
+    # ------------------------------------------------------------------
+
+    @api.onchange("connection_security", "server_type")
+    def _onchange_connection_security(self):
+        for server in self:
+            server.is_ssl = server.connection_security == "ssl"
+            server.port = DEFAULT_PORTS.get((server.server_type, server.connection_security), server.port)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self._with_security_and_is_ssl(vals) for vals in vals_list])
+
+    def write(self, vals):
+        return super().write(self._with_security_and_is_ssl(vals))
+
+    @api.model
+    def _with_security_and_is_ssl(self, vals):
+        """Keep stock's is_ssl (read by other modules) and connection_security in step."""
+        if "connection_security" in vals:
+            return dict(vals, is_ssl=vals["connection_security"] == "ssl")
+        if "is_ssl" in vals:  # stock's checkbox: SSL off means STARTTLS, never clear text
+            return dict(vals, connection_security="ssl" if vals["is_ssl"] else "starttls")
+        return vals
+
+    # ------------------------------------------------------------------
+    # Connection
+    # ------------------------------------------------------------------
+
+    def _mail_router_settings(self):
+        self.ensure_one()
+        return ConnectionSettings(
+            host=self.server, port=int(self.port), security=self.connection_security,
+            timeout=float(self.timeout), ca_file=self.ca_file or None, verify=self.verify_certificate)
+
+    def connect(self, allow_archived=False):
+        """A logged-in IMAP or POP3 connection over verified TLS. IMAP logs in through
+        ``_imap_login``, which the OAuth2 modules (google_gmail, microsoft_outlook) override."""
+        self.ensure_one()
+        connection_type = self._get_connection_type()
+        if connection_type not in ("imap", "pop"):
+            return super().connect(allow_archived=allow_archived)
+        if not allow_archived and not self.active:
+            raise UserError(_('The server "%s" cannot be used because it is archived.', self.display_name))
+        settings = self._mail_router_settings()
+        if connection_type == "imap":
+            connection = imap.open_imap(settings)
+            with _closed_on_error(connection, imap.close):
+                imap.login_with(connection, self._imap_login)
+            return connection
+        connection = pop3.open_pop3(settings)
+        with _closed_on_error(connection, lambda conn: conn.close()):
+            pop3.login_pop3(connection, self.user, self.sudo().password)
+        return connection
+
+    def button_confirm_login(self):
+        """Test Connection: the cause of a failure in words an administrator can act on."""
+        for server in self:
+            connection_type = server._get_connection_type()
+            if connection_type not in ("imap", "pop"):
+                super(FetchmailServer, server).button_confirm_login()
+                continue
+            try:
+                connection = server.connect(allow_archived=True)
+                if connection_type == "imap":
+                    with _closed_on_error(connection, imap.close):
+                        imap.select_folder(connection, server.folder)
+                    imap.close(connection)
+                else:
+                    pop3.quit(connection)
+            except Exception as exc:  # every failure becomes a sentence for the administrator
+                raise UserError(errors.explain(exc, server._mail_router_settings())) from exc
+            server.write({"state": "done"})
+        return True
+
+    # ------------------------------------------------------------------
+    # Fetching: stock's cron calls _fetch_mails, "Fetch Now" calls fetch_mail
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _fetch_mails(self):
+        servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])
+        deadline = time.monotonic() + self._mail_router_time_budget()
+        done = unfinished = 0
+        for server in servers:
+            if time.monotonic() >= deadline:
+                unfinished += 1
+                continue
+            count, more = server._mail_router_fetch(deadline, raise_exception=False)
+            done, unfinished = done + count, unfinished + more
+        # remaining > 0 makes the cron run again at once: a huge mailbox goes on there.
+        self.env["ir.cron"]._notify_progress(done=done, remaining=unfinished)
+        return True
+
+    def fetch_mail(self, raise_exception=True):
+        deadline = time.monotonic() + self._mail_router_time_budget()
+        for server in self:
+            server._mail_router_fetch(deadline, raise_exception=raise_exception)
+        return True
+
+    @api.model
+    def _mail_router_time_budget(self):
+        """Seconds one run may fetch: three quarters of the cron's time limit, so that a
+        run ends by itself and is not killed mid-way."""
+        limit = config.get("limit_time_real_cron") or -1
+        if limit <= 0:
+            limit = config.get("limit_time_real") or 0
+        return limit * 0.75 if limit > 0 else 600
+
+    def _mail_router_fetch(self, deadline, raise_exception):
+        """Fetch this server under its lock; returns (messages processed, unfinished)."""
+        self.ensure_one()
+        server = self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id)
+        with self._mail_router_lock() as locked:
+            if not locked:
+                _logger.info("fetchmail: %s server %s is being fetched by another run: skipped",
+                             self.server_type, self.name)
+                return 0, False
+            _logger.info("fetchmail: start checking for new emails on %s server %s", self.server_type, self.name)
+            try:
+                if self._get_connection_type() == "imap":
+                    count, more = server._mail_router_fetch_imap(deadline)
+                else:
+                    count, more = server._mail_router_fetch_pop3(deadline)
+            except Exception as exc:  # the server's health records every failure
+                self.env.cr.rollback()
+                message = errors.explain(exc, self._mail_router_settings())
+                _logger.warning("fetchmail: %s server %s failed: %s", self.server_type, self.name, message)
+                server._mail_router_record_failure(message)
+                self.env.cr.commit()
+                if raise_exception:
+                    raise UserError(_("Couldn't get your emails from %(server)s: %(error)s",
+                                      server=self.name, error=message)) from exc
+                return 0, False
+            server.write({"date": fields.Datetime.now(), "last_success_date": fields.Datetime.now(),
+                          "consecutive_failures": 0, "last_fetch_count": count})
+            self.env.cr.commit()
+            _logger.info("fetchmail: fetched %d email(s) on %s server %s%s", count, self.server_type, self.name,
+                         "; more left for the next run" if more else "")
+            return count, more
+
+    @contextlib.contextmanager
+    def _mail_router_lock(self):
+        """A session-level advisory lock on a connection of its own: it outlives the
+        commit after each message, and dies with the process if that is killed."""
+        cr = self.pool.cursor()
+        locked = False
+        try:
+            cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, self.id])
+            locked = cr.fetchone()[0]
+            yield locked
+        finally:
+            if locked:
+                cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, self.id])
+            cr.close()
+
+    def _mail_router_receive(self, raw):
+        """Route one fetched message; the pipeline keeps what it cannot route."""
+        self.env["mail.thread"].message_process(
+            self.object_id.model, raw, save_original=self.original, strip_attachments=not self.attach)
+
+    def _mail_router_fetch_imap(self, deadline):
+        connection = self.connect()
+        try:
+            uidvalidity = imap.select_folder(connection, self.folder)
+            state = self.env["mail.router.mailbox.state"]._for(self, self.folder)
+            if state.uidvalidity == uidvalidity:
+                uids, resume_after = imap.uids_after(connection, state.last_uid), None
+            else:
+                # First fetch of this folder, or its UIDs were renumbered: stock's
+                # unseen messages, then on by UID from the highest one there now.
+                resume_after = imap.highest_uid(connection)
+                uids = imap.unseen_uids(connection)
+            count = 0
+            for batch in split_every(self.batch_size, uids):
+                if time.monotonic() >= deadline:
+                    return count, True
+                fetched = imap.fetch_raw(connection, batch)
+                for uid, raw in fetched:
+                    self._mail_router_receive(raw)
+                    if resume_after is None:
+                        state.last_uid = uid
+                    self.env.cr.commit()
+                    count += 1
+                imap.mark_seen(connection, [uid for uid, _raw in fetched])
+            if resume_after is not None:
+                state.write({"uidvalidity": uidvalidity, "last_uid": resume_after})
+                self.env.cr.commit()
+            return count, False
+        finally:
+            imap.close(connection)
+
+    def _mail_router_fetch_pop3(self, deadline):
+        """POP3 deletes only at QUIT: one session per batch, each message deleted after
+        its commit. UIDLs already committed are deleted again without processing."""
+        Uidl = self.env["mail.router.pop3.uidl"]
+        count = 0
+        while True:
+            connection = self.connect()
+            with _closed_on_error(connection, lambda conn: conn.close()):
+                listing = pop3.uidl_listing(connection)
+                done_uidls = Uidl._prune(self, {uidl for _number, uidl in listing if uidl})
+                in_session, more = 0, False
+                for number, uidl in listing:
+                    if uidl in done_uidls:
+                        pop3.delete(connection, number)
+                        continue
+                    if in_session >= self.batch_size or time.monotonic() >= deadline:
+                        more = True
+                        break
+                    self._mail_router_receive(pop3.retrieve(connection, number))
+                    if uidl:
+                        Uidl.create({"server_id": self.id, "uidl": uidl})
+                    self.env.cr.commit()
+                    pop3.delete(connection, number)
+                    count, in_session = count + 1, in_session + 1
+                pop3.quit(connection)
+            if not more or time.monotonic() >= deadline:
+                return count, more
+
+    def _mail_router_record_failure(self, message):
+        failures = self.consecutive_failures + 1
+        self.write({"last_error": message, "last_error_date": fields.Datetime.now(),
+                    "consecutive_failures": failures})
+        threshold = int(self.env["ir.config_parameter"].sudo().get_param(ALERT_PARAMETER, DEFAULT_ALERT_THRESHOLD))
+        if failures == threshold:
+            self._mail_router_alert_administrators(message)
+
+    def _mail_router_alert_administrators(self, message):
+        """One email to the Settings administrators, when failures reach the threshold."""
+        admins = self.env.ref("base.group_system").sudo().users.partner_id.filtered("email")
+        if not admins:
+            return
+        body = _("<p>The incoming mail server <b>%(server)s</b> failed %(count)s times in a row.</p>"
+                 "<p>Last error: %(error)s</p><p>No mail is fetched from it until this is fixed: "
+                 "Settings &gt; Technical &gt; Email &gt; Incoming Mail Servers.</p>",
+                 server=self.name, count=self.consecutive_failures, error=message)
+        self.env["mail.mail"].sudo().create({
+            "subject": _("Incoming mail server %s is failing", self.name),
+            "body_html": body,
+            "recipient_ids": [(6, 0, admins.ids)],
+            "auto_delete": True,
+        })
+
+
+@contextlib.contextmanager
+def _closed_on_error(connection, close):
+    try:
+        yield connection
+    except BaseException:
+        with contextlib.suppress(Exception):
+            close(connection)
+        raise

@@ -1,0 +1,190 @@
+"""fetchmail.server against a real Dovecot, on a committed database: what arrives in
+the mailbox ends on a record exactly once, and is flagged only after its commit."""
+import base64
+import uuid
+
+import pytest
+
+from testsupport.messages import sample_message
+
+PARTNER = "res.partner"
+BLACKLIST = "mail.blacklist"  # its message_new raises (UserError) for a sender with no address
+
+
+def message(tag, index, failing=False):
+    """A sample message with a Message-ID unique to ``tag`` (the ledger spans the database);
+    ``failing``: a From without address, on which mail.blacklist's message_new raises."""
+    raw = sample_message(index).replace(b"<test-%d@example.com>" % index, f"<{tag}-{index}@example.com>".encode())
+    if failing:
+        raw = raw.replace(b"From: Sender %d <sender%d@example.com>" % (index, index), b"From: no address at all")
+    return raw
+
+
+@pytest.fixture
+def tag():
+    return uuid.uuid4().hex[:8]
+
+
+def make_server(env, dovecot, *, model=PARTNER, **values):
+    return env["fetchmail.server"].create({
+        "name": f"Dovecot {uuid.uuid4().hex[:6]}",
+        "server_type": "imap",
+        "server": dovecot.host,
+        "port": dovecot.ports.imaps,
+        "connection_security": "ssl",
+        "ca_file": str(dovecot.ca_file),
+        "user": dovecot.user,
+        "password": dovecot.password,
+        "object_id": env["ir.model"]._get_id(model),
+        "state": "done",
+        **values,
+    }).id
+
+
+def fetch(db, server_id):
+    with db.env() as env:
+        env["fetchmail.server"].browse(server_id).fetch_mail(raise_exception=False)
+
+
+def posted(db, tag):
+    """{Message-ID: times it is stored on a record} for the messages of ``tag``."""
+    rows = db.query("SELECT message_id, count(*) FROM mail_message WHERE message_id LIKE %s"
+                    " AND model IS NOT NULL GROUP BY message_id", [f"<{tag}-%"])
+    return dict(rows)
+
+
+def test_new_mail_is_routed_then_flagged(mail_router_db, dovecot, tag):
+    uids = dovecot.append_all("INBOX", [message(tag, n) for n in range(3)])
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, batch_size=2)
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-{n}@example.com>": 1 for n in range(3)}
+    assert all("\\Seen" in dovecot.flags("INBOX")[uid] for uid in uids)
+    [(last_uid,)] = mail_router_db.query(
+        "SELECT last_uid FROM mail_router_mailbox_state WHERE server_id = %s", [server_id])
+    assert last_uid == uids[-1]
+
+
+def test_mail_read_in_webmail_first_is_still_imported(mail_router_db, dovecot, tag):
+    dovecot.append("INBOX", message(tag, 0))
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot)
+    fetch(mail_router_db, server_id)
+    read_first = dovecot.append("INBOX", message(tag, 1), flags=["\\Seen"])
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1, f"<{tag}-1@example.com>": 1}
+    assert "\\Seen" in dovecot.flags("INBOX")[read_first]
+
+
+def test_another_folder(mail_router_db, dovecot, tag):
+    dovecot.create_folder("Orders")
+    dovecot.append("Orders", message(tag, 0))
+    dovecot.append("INBOX", message(tag, 1))
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, folder="Orders")
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1}
+    assert dovecot.flags("INBOX") == {1: set()}
+
+
+def test_failing_message_is_quarantined_the_others_go_through(mail_router_db, dovecot, tag):
+    raws = [message(tag, 0), message(tag, 1, failing=True), message(tag, 2)]
+    uids = dovecot.append_all("INBOX", raws)
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, model=BLACKLIST)
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1, f"<{tag}-2@example.com>": 1}
+    with mail_router_db.env() as env:
+        entry = env["mail.router.quarantine"].search([("message_id", "=", f"<{tag}-1@example.com>")])
+        assert entry.fetchmail_server_id.id == server_id
+        assert "processing failed" in entry.reason
+        assert base64.b64decode(entry.with_context(bin_size=False).raw) == raws[1]
+    # kept safe in the database, so flagged on the server like the others
+    assert all("\\Seen" in flags for flags in dovecot.flags("INBOX").values())
+    assert set(dovecot.flags("INBOX")) == set(uids)
+
+
+def test_duplicate_delivery_is_posted_once(mail_router_db, dovecot, tag):
+    dovecot.append_all("INBOX", [message(tag, 0), message(tag, 0)])
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot)
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1}
+    assert all("\\Seen" in flags for flags in dovecot.flags("INBOX").values())
+
+
+def test_uidvalidity_change_starts_over_without_duplicates(mail_router_db, dovecot, tag):
+    dovecot.append_all("INBOX", [message(tag, 0), message(tag, 1)])
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot)
+    fetch(mail_router_db, server_id)
+    dovecot.append("INBOX", message(tag, 2))
+    new_validity = dovecot.change_uidvalidity("INBOX")
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-{n}@example.com>": 1 for n in range(3)}
+    [(validity,)] = mail_router_db.query(
+        "SELECT uidvalidity FROM mail_router_mailbox_state WHERE server_id = %s", [server_id])
+    assert validity == new_validity
+
+
+def test_connection_cut_mid_fetch_then_the_rest(mail_router_db, dovecot, imaps_proxy, tag):
+    uids = dovecot.append_all("INBOX", [message(tag, n) for n in range(4)])
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, port=imaps_proxy.port, batch_size=1)
+    # Past the TLS handshake, login and the first message or two: then the line goes dead.
+    imaps_proxy.cut_after(len(message(tag, 0)) * 2 + 8000)
+    fetch(mail_router_db, server_id)
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(server_id)
+        assert server.consecutive_failures == 1
+        assert server.last_error
+    first_run = posted(mail_router_db, tag)
+    assert len(first_run) < 4
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-{n}@example.com>": 1 for n in range(4)}
+    assert all("\\Seen" in dovecot.flags("INBOX")[uid] for uid in uids)
+    with mail_router_db.env() as env:
+        assert env["fetchmail.server"].browse(server_id).consecutive_failures == 0
+
+
+def test_pop3_more_than_fifty_some_failing(mail_router_db, dovecot, tag):
+    raws = [message(tag, n, failing=not n % 10) for n in range(60)]
+    dovecot.append_all("INBOX", raws)
+    with mail_router_db.env() as env:
+        # stock counts the senders without address as one, who would soon be throttled
+        env["ir.config_parameter"].set_param("mail.gateway.loop.threshold", 1000)
+        server_id = make_server(env, dovecot, model=BLACKLIST, server_type="pop", port=dovecot.ports.pop3s,
+                                batch_size=25)
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-{n}@example.com>": 1 for n in range(60) if n % 10}
+    quarantined = mail_router_db.query(
+        "SELECT count(*) FROM mail_router_quarantine WHERE message_id LIKE %s", [f"<{tag}-%"])
+    assert quarantined == [(6,)]
+    assert dovecot.flags("INBOX") == {}  # all deleted, after their commit
+
+
+def test_failures_are_recorded_and_alert_once(mail_router_db, dovecot, tag):
+    with mail_router_db.env() as env:
+        env["ir.config_parameter"].set_param("mail_router.fetch_failure_alert_threshold", 2)
+        server_id = make_server(env, dovecot, password="wrong password")
+    for _run in range(3):
+        fetch(mail_router_db, server_id)
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(server_id)
+        assert server.consecutive_failures == 3
+        assert "login" in server.last_error.lower()
+        assert not server.last_success_date
+        alerts = env["mail.mail"].search([("subject", "=", f"Incoming mail server {server.name} is failing")])
+        assert len(alerts) == 1
+        assert "wrong password" not in server.last_error + alerts.body_html
+
+
+def test_test_connection_names_the_cause(mail_router_db, dovecot):
+    odoo = mail_router_db.env.odoo
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(make_server(env, dovecot, state="draft", ca_file=False))
+        with pytest.raises(odoo.exceptions.UserError, match="(?i)certificate"):
+            server.button_confirm_login()
+        server.ca_file = str(dovecot.ca_file)
+        server.button_confirm_login()
+        assert server.state == "done"
