@@ -188,3 +188,31 @@ def test_test_connection_names_the_cause(mail_router_db, dovecot):
         server.ca_file = str(dovecot.ca_file)
         server.button_confirm_login()
         assert server.state == "done"
+
+
+def test_run_manually_from_scheduled_actions(mail_router_db, dovecot, tag):
+    """Settings > Technical > Scheduled Actions > "Mail: Fetchmail Service" > Run Manually."""
+    dovecot.append_all("INBOX", [message(tag, n) for n in range(2)])
+    with mail_router_db.env() as env:
+        make_server(env, dovecot)
+        cron = env.ref("mail.ir_cron_mail_gateway_action")
+        assert cron.active, "stock enables its fetch cron when a server is confirmed"
+        cron.method_direct_trigger()
+    assert posted(mail_router_db, tag) == {f"<{tag}-{n}@example.com>": 1 for n in range(2)}
+
+
+def test_run_out_of_time_leaves_the_rest_to_the_next_run(mail_router_db, dovecot, tag, monkeypatch):
+    dovecot.append("INBOX", message(tag, 0))
+    odoo = mail_router_db.env.odoo
+    with mail_router_db.env() as env:
+        make_server(env, dovecot)
+        monkeypatch.setitem(odoo.tools.config.options, "limit_time_real_cron", 1e-9)
+        cron = env.ref("mail.ir_cron_mail_gateway_action")
+        cron.method_direct_trigger()
+        progress = env["ir.cron.progress"].search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+        assert progress.remaining >= 1, "the cron is told to run again at once"
+    assert posted(mail_router_db, tag) == {}
+    monkeypatch.undo()
+    with mail_router_db.env() as env:
+        env.ref("mail.ir_cron_mail_gateway_action").method_direct_trigger()
+    assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1}

@@ -1,1 +1,2 @@
+from . import test_fetchmail_server
 from . import test_install
