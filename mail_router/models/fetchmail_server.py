@@ -175,6 +175,9 @@ class FetchmailServer(models.Model):
         """Fetch this server under its lock; returns (messages processed, unfinished)."""
         self.ensure_one()
         server = self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id)
+        # As stock, this commits (after each message); commit the caller's work first, so
+        # that the rollback after a failure below takes back only this fetch's.
+        self.env.cr.commit()
         with self._mail_router_lock() as locked:
             if not locked:
                 _logger.info("fetchmail: %s server %s is being fetched by another run: skipped",

@@ -33,6 +33,44 @@ class TestQuarantine(MailRouterCase):
         self.assertEqual(entry.raw_bytes(), raw)
         self.assertFalse(self.env["mail.router.test.ticket"].search([("name", "like", "REJECTED")]))
 
+    def test_every_reason_keeps_the_bytes_and_retry_works_once_fixed(self):
+        server = self.env["fetchmail.server"].create({
+            "name": "Mailbox", "server_type": "imap", "server": "mail.example.com", "user": "odoo",
+            "password": "secret", "object_id": self.env["ir.model"]._get_id("mail.router.test.ticket")})
+
+        def make_known(email):
+            partner = self.env["res.partner"].create({"name": email, "email": email})
+            self.ticket.message_subscribe(partner.ids)
+
+        def refuse_strangers(_email):
+            self.alias.alias_contact = "partners"
+
+        def default_to_partners(_email):
+            server.object_id = self.env["ir.model"]._get("res.partner")
+
+        cases = [  # reason, recipient, what breaks it, what fixes it, subject
+            ("contact policy", self.address("tickets"), refuse_strangers, make_known, "Policy"),
+            ("not validly signed", self.address(f"tickets+{self.ticket.id}"), None, make_known, "Plus"),
+            ("processing failed", self.address("nobody"), None, default_to_partners, "REJECTED by tickets"),
+        ]
+        for index, (reason, to, break_it, fix_it, subject) in enumerate(cases):
+            with self.subTest(reason=reason):
+                sender = f"stranger{index}@evil.example"
+                if break_it:
+                    break_it(sender)
+                raw = self.incoming(to, subject, email_from=sender)
+                with self.mock_mail_gateway():
+                    self.env["mail.thread"].with_context(default_fetchmail_server_id=server.id).sudo() \
+                        .message_process(server.object_id.model, raw)
+                entry = self.quarantined(subject)
+                self.assertIn(reason, entry.reason)
+                self.assertEqual((entry.raw_bytes(), entry.state), (raw, "pending"))
+                fix_it(sender)
+                with self.mock_mail_gateway():
+                    entry.retry()
+                self.assertEqual(entry.state, "routed", entry.reason)
+                self.assertEqual(self.env["mail.router.log"].search([], limit=1).fetchmail_server_id, server)
+
     def test_unparsable_mime_is_kept(self):
         raw = (b"From: ann@vendor.example\r\nTo: " + self.address("nobody").encode() + b"\r\n"
                b"Subject: =?x-unknown?B?////?=\r\nContent-Type: multipart/mixed; boundary=\"\r\n"
