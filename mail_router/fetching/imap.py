@@ -25,7 +25,7 @@ def open_imap(settings: ConnectionSettings) -> imaplib.IMAP4:
     if settings.security == 'none':
         return imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
     return tls.open_verified(
-        settings, lambda context: _open_tls(settings, context), _peer_certificate, _drop)
+        settings, lambda context: _open_tls(settings, context), _drop)
 
 
 def _open_tls(settings: ConnectionSettings, context: ssl.SSLContext) -> imaplib.IMAP4:
@@ -46,10 +46,6 @@ def _start_tls(conn: imaplib.IMAP4, settings: ConnectionSettings, context: ssl.S
     if 'STARTTLS' not in conn.capabilities:
         raise StartTlsNotOffered(settings.address)
     conn.starttls(ssl_context=context)
-
-
-def _peer_certificate(conn: imaplib.IMAP4) -> dict:
-    return conn.sock.getpeercert()
 
 
 def _drop(conn: imaplib.IMAP4) -> None:

@@ -22,7 +22,7 @@ def open_pop3(settings: ConnectionSettings) -> poplib.POP3:
     if settings.security == 'none':
         return poplib.POP3(settings.host, settings.port, timeout=settings.timeout)
     return tls.open_verified(
-        settings, lambda context: _open_tls(settings, context), _peer_certificate, _drop)
+        settings, lambda context: _open_tls(settings, context), _drop)
 
 
 def _open_tls(settings: ConnectionSettings, context: ssl.SSLContext) -> poplib.POP3:
@@ -50,10 +50,6 @@ def _capabilities(conn: poplib.POP3) -> dict:
         return conn.capa()
     except poplib.error_proto:
         return {}  # a server without CAPA (RFC 2449) has no STLS either
-
-
-def _peer_certificate(conn: poplib.POP3) -> dict:
-    return conn.sock.getpeercert()
 
 
 def _drop(conn: poplib.POP3) -> None:

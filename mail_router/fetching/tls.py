@@ -34,7 +34,6 @@ def _trust_ca_file(context: ssl.SSLContext, path: str) -> None:
 
 def open_verified(settings: ConnectionSettings,
                   open_with: Callable[[ssl.SSLContext], Connection],
-                  peer_certificate: Callable[[Connection], dict],
                   close: Callable[[Connection], None]) -> Connection:
     """``open_with(client_context(settings))``, turning a host-name mismatch
     into WrongHostName with the names the certificate holds. Learning them
@@ -47,19 +46,20 @@ def open_verified(settings: ConnectionSettings,
             raise
         mismatch = exc
     try:
-        names = _names_on_certificate(settings, open_with, peer_certificate, close)
+        names = _names_on_certificate(settings, open_with, close)
     except Exception:
         # Learning the names is a courtesy: if it fails, report the mismatch as it came.
         raise mismatch from None
     raise WrongHostName(settings.host, names) from mismatch
 
 
-def _names_on_certificate(settings, open_with, peer_certificate, close) -> tuple[str, ...]:
+def _names_on_certificate(settings, open_with, close) -> tuple[str, ...]:
     context = client_context(settings)
     context.check_hostname = False
     connection = open_with(context)
     try:
-        return certificate_names(peer_certificate(connection))
+        # imaplib and poplib both keep the TLS socket in .sock
+        return certificate_names(connection.sock.getpeercert())
     finally:
         close(connection)
 
