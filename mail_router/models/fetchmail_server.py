@@ -243,13 +243,15 @@ class FetchmailServer(models.Model):
                 if time.monotonic() >= deadline:
                     return count, True
                 fetched = imap.fetch_raw(connection, batch)
-                for uid, raw in fetched:
+                for _uid, raw in fetched:
                     self._mail_router_receive(raw)
-                    if resume_after is None:
-                        state.last_uid = uid
                     self.env.cr.commit()
                     count += 1
                 imap.mark_seen(connection, [uid for uid, _raw in fetched])
+                # Only after the flags, and committed with what comes next: a crash before
+                # fetches the batch again, the ledger skips it and it gets flagged then.
+                if resume_after is None and fetched:
+                    state.last_uid = fetched[-1][0]
             if resume_after is not None:
                 state.write({"uidvalidity": uidvalidity, "last_uid": resume_after})
                 self.env.cr.commit()
