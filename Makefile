@@ -12,5 +12,8 @@ test: bootstrap
 bootstrap:
 	@scripts/bootstrap.sh
 
+PYLINT_ODOO := .venv/bin/pylint --rcfile=.pylintrc-odoo --disable=missing-readme,bad-builtin-groupby
+
 lint: bootstrap
 	.venv/bin/ruff check .
+	$(PYLINT_ODOO) mail_router test_mail_router

@@ -5,6 +5,7 @@
     "version": "18.0.1.0.0",
     "category": "Productivity/Discuss",
     "license": "LGPL-3",
+    "author": "mail_router contributors",
     "depends": ["mail"],
     "data": [
         "security/ir.model.access.csv",
@@ -15,5 +16,4 @@
         "views/mail_router_menus.xml",
     ],
     "post_init_hook": "post_init_hook",
-    "installable": True,
 }

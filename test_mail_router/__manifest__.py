@@ -4,7 +4,7 @@
     "version": "18.0.1.0.0",
     "category": "Hidden",
     "license": "LGPL-3",
+    "author": "mail_router contributors",
     "depends": ["mail_router", "purchase"],
     "data": ["security/ir.model.access.csv"],
-    "installable": True,
 }

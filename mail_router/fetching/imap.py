@@ -2,6 +2,7 @@
 needs. Messages are named by UID only: sequence numbers shift as soon as
 another client expunges."""
 import base64
+import contextlib
 import imaplib
 import itertools
 import re
@@ -50,10 +51,8 @@ def _start_tls(conn: imaplib.IMAP4, settings: ConnectionSettings, context: ssl.S
 
 def _drop(conn: imaplib.IMAP4) -> None:
     """Close the socket without a word to the server."""
-    try:
+    with contextlib.suppress(OSError):  # already closed by the other side
         conn.shutdown()
-    except OSError:
-        pass  # already closed by the other side
 
 
 def login(conn: imaplib.IMAP4, user: str, password: str) -> None:

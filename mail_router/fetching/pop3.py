@@ -1,6 +1,7 @@
 """POP3: a connection over verified TLS, and the operations the fetcher
 needs. A message is named by its number in this session; its UIDL is what
 stays the same from one session to the next."""
+import contextlib
 import imaplib
 import poplib
 import ssl
@@ -54,10 +55,8 @@ def _capabilities(conn: poplib.POP3) -> dict:
 
 def _drop(conn: poplib.POP3) -> None:
     """Close the socket without a word to the server (no QUIT: no deletion)."""
-    try:
+    with contextlib.suppress(OSError):  # already closed by the other side
         conn.close()
-    except OSError:
-        pass  # already closed by the other side
 
 
 def login_pop3(conn: poplib.POP3, user: str, password: str) -> None:

@@ -6,11 +6,13 @@ and only then flag it \\Seen (IMAP) or delete it (POP3, at QUIT). A crash before
 the commit leaves no trace and the message comes again; a crash after it leaves
 the routing log entry, so the message comes again and is skipped as a duplicate.
 """
+# pylint: disable=invalid-commit
+# Committing after each message is the point of this module (as stock's fetch_mail does).
 import contextlib
 import logging
 import time
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config, split_every
 
@@ -37,7 +39,7 @@ class FetchmailServer(models.Model):
 
     password = fields.Char(groups="base.group_system")
     connection_security = fields.Selection(
-        SECURITIES, "Connection Security", required=True, default="ssl",
+        SECURITIES, required=True, default="ssl",
         help="SSL/TLS: encrypted from the first byte (ports 993/995). STARTTLS: plain port, then "
              "encrypted; refused if the server does not offer it. None: the password and the mail "
              "travel in clear text.")
@@ -105,7 +107,7 @@ class FetchmailServer(models.Model):
         if connection_type not in ("imap", "pop"):
             return super().connect(allow_archived=allow_archived)
         if not allow_archived and not self.active:
-            raise UserError(_('The server "%s" cannot be used because it is archived.', self.display_name))
+            raise UserError(self.env._('The server "%s" cannot be used because it is archived.', self.display_name))
         settings = self._mail_router_settings()
         if connection_type == "imap":
             connection = imap.open_imap(settings)
@@ -196,7 +198,7 @@ class FetchmailServer(models.Model):
                 server._mail_router_record_failure(message)
                 self.env.cr.commit()
                 if raise_exception:
-                    raise UserError(_("Couldn't get your emails from %(server)s: %(error)s",
+                    raise UserError(self.env._("Couldn't get your emails from %(server)s: %(error)s",
                                       server=self.name, error=message)) from exc
                 return 0, False
             server.write({"date": fields.Datetime.now(), "last_success_date": fields.Datetime.now(),
@@ -300,12 +302,12 @@ class FetchmailServer(models.Model):
         admins = self.env.ref("base.group_system").sudo().users.partner_id.filtered("email")
         if not admins:
             return
-        body = _("<p>The incoming mail server <b>%(server)s</b> failed %(count)s times in a row.</p>"
+        body = self.env._("<p>The incoming mail server <b>%(server)s</b> failed %(count)s times in a row.</p>"
                  "<p>Last error: %(error)s</p><p>No mail is fetched from it until this is fixed: "
                  "Settings &gt; Technical &gt; Email &gt; Incoming Mail Servers.</p>",
                  server=self.name, count=self.consecutive_failures, error=message)
         self.env["mail.mail"].sudo().create({
-            "subject": _("Incoming mail server %s is failing", self.name),
+            "subject": self.env._("Incoming mail server %s is failing", self.name),
             "body_html": body,
             "recipient_ids": [(6, 0, admins.ids)],
             "auto_delete": True,

@@ -48,8 +48,8 @@ class MailRouterQuarantine(models.Model):
         """Route the mail again, with today's configuration."""
         for entry in self:
             if entry.state != "pending":
-                raise UserError(self.env._("Only pending mail can be retried: %s is %s.",
-                                           entry.display_name, entry.state))
+                raise UserError(self.env._("Only pending mail can be retried: %(mail)s is %(state)s.",
+                                           mail=entry.display_name, state=entry.state))
             server = entry.fetchmail_server_id
             self.env["mail.thread"].with_context(default_fetchmail_server_id=server.id)._mail_router_process(
                 entry.raw_bytes(), server.object_id.model, save_original=server.original,

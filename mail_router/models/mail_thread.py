@@ -222,7 +222,7 @@ class MailThread(models.AbstractModel):
 
     @api.model
     def _mail_router_config(self, default_model):
-        domains = self.env["mail.alias.domain"].sudo().search([])
+        domains = self.env["mail.alias.domain"].sudo().search([])  # pylint: disable=no-search-all
         catchall = tuple(filter(None, domains.mapped("catchall_email")))
         bounce = tuple(filter(None, domains.mapped("bounce_email")))
         allowed = self.env["ir.config_parameter"].sudo().get_param("mail.catchall.domain.allowed") or ""

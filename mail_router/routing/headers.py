@@ -7,6 +7,7 @@ out. Headers are read from their source text (``Message.raw_items``), so the
 result is the same whichever ``email.policy`` parsed the message.
 """
 import binascii
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterator
@@ -210,8 +211,6 @@ def _decode_bytes(data: bytes, charset: str | None = None) -> str:
     """Text from bytes whose declared charset may be wrong or unknown to Python."""
     for codec in (charset, 'utf-8'):
         if codec:
-            try:
+            with contextlib.suppress(LookupError, ValueError):  # unknown codec; bytes not in that charset
                 return data.decode(codec)
-            except (LookupError, ValueError):  # unknown codec; bytes not in that charset
-                pass
     return data.decode('latin-1')  # every byte is a Latin-1 character

@@ -19,4 +19,4 @@ class MailRouterTestTicket(models.Model):
     def _check_name(self):
         # Lets the tests make message_new fail the way a real model's constraint does.
         if any(name.startswith("REJECTED") for name in self.mapped("name")):
-            raise ValidationError("tickets named REJECTED are refused")
+            raise ValidationError(self.env._("tickets named REJECTED are refused"))

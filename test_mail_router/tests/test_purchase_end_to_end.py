@@ -122,7 +122,7 @@ class TestPurchaseEndToEnd(TransactionCase):
     def send_rfq(self):
         """The user's path: "Send by Email" on the PO, the composer, Send."""
         action = self.po.action_rfq_send()
-        composer = Form(self.env[action["res_model"]].with_context(action["context"])).save()
+        composer = Form(self.env[action["res_model"]].with_context(**action["context"])).save()
         with patch("odoo.modules.module.current_test", None):  # let ir.mail_server really send
             composer.action_send_mail()
         rfq_message = self.po.message_ids.filtered(lambda m: m.message_type == "comment")[:1]
