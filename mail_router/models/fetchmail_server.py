@@ -160,7 +160,7 @@ class FetchmailServer(models.Model):
 
     def fetch_mail(self, raise_exception=True):
         deadline = time.monotonic() + self._mail_router_time_budget()
-        for server in self:
+        for server in self.filtered(lambda server: server._get_connection_type() in ("imap", "pop")):
             server._mail_router_fetch(deadline, raise_exception=raise_exception)
         return True
 
