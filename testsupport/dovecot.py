@@ -36,7 +36,7 @@ TLS_MODES = ('ca', 'self-signed', 'none')
 # How long to wait for Dovecot to start, or for its processes to end.
 WAIT_SECONDS = 10.0
 # Ports are picked anew after each failure to bind one.
-PORT_ATTEMPTS = 3
+START_ATTEMPTS = 3
 # doveadm kick's exit code when no connection was found to kick.
 NOTHING_KICKED = 68
 FETCHED_FLAGS = re.compile(rb'UID (\d+) FLAGS \(([^)]*)\)')
@@ -103,12 +103,15 @@ class Dovecot:
 
     def start(self) -> 'Dovecot':
         _require_installed()
-        for _ in range(PORT_ATTEMPTS):
+        failures = []
+        for _ in range(START_ATTEMPTS):
             try:
                 return self._start_once()
-            except PortTaken:
-                continue  # another process took a port we picked: pick again
-        raise RuntimeError(f"dovecot found a port taken {PORT_ATTEMPTS} times in a row")
+            except (PortTaken, RuntimeError) as exc:
+                # Another process took a port we picked, or (rarely, under load) a start
+                # failed: a fresh directory and fresh ports, once more.
+                failures.append(str(exc))
+        raise RuntimeError(f"dovecot failed to start {START_ATTEMPTS} times:\n" + "\n---\n".join(failures))
 
     def _start_once(self) -> 'Dovecot':
         # Dovecot's unprivileged processes (login, mail user) must traverse it.
