@@ -204,8 +204,16 @@ class MailThread(models.AbstractModel):
         body = self.env["ir.qweb"]._render("mail.mail_bounce_catchall", {"message": message})
         self._routing_create_bounce_email(
             mail.from_email, body, message, email_to=mail.from_email, references=mail.message_id,
-            reply_to=self.env.company.email, headers=repr({"Auto-Submitted": "auto-replied"}))
+            reply_to=self.env.company.email)
         return True
+
+    @api.model
+    def _routing_create_bounce_email(self, email_from, body_html, message, **mail_values):
+        """Every bounce (ours, stock's for aliases and throttling) says it is automatic
+        (RFC 3834), so that the other side's robots do not answer it."""
+        headers = ast.literal_eval(mail_values.get("headers") or "{}")
+        mail_values["headers"] = repr({"Auto-Submitted": "auto-replied", **headers})
+        return super()._routing_create_bounce_email(email_from, body_html, message, **mail_values)
 
     # ------------------------------------------------------------------
     # Configuration
