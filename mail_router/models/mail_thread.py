@@ -26,6 +26,7 @@ from ..routing.chain import Decision, RoutingConfig, decide
 from ..routing.headers import incoming_mail
 from ..routing.hygiene import classify
 from ..routing.message_id import MessageIdCodec
+from ..routing.mime import repair_unknown_charsets
 from .routing_lookup import RoutingLookup
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
@@ -143,6 +144,7 @@ class MailThread(models.AbstractModel):
     def _mail_router_route_and_post(self, message, mail, model, custom_values,
                                     save_original, strip_attachments, thread_id):
         """(Decision, thread id): parse, route, post, as stock's message_process."""
+        repair_unknown_charsets(message)  # stock's parsing raises on them
         msg_dict = self.message_parse(message, save_original=save_original)
         # Stock invents '<time@localhost>' for a mail without Message-ID: a retry
         # would be a new mail. The core's id is derived from the bytes.

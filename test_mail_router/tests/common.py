@@ -88,7 +88,8 @@ class MailRouterCase(MailCommon):
 
     def post_on(self, record, body="Our RFQ", **kwargs):
         """A message posted on ``record`` by the company, as when sending an RFQ."""
-        return record.with_user(self.user_employee).message_post(body=body, message_type="comment", **kwargs)
+        return record.with_user(self.user_employee).message_post(
+            body=body, message_type="comment", subtype_xmlid="mail.mt_comment", **kwargs)
 
     def assertOnChatter(self, record, raw_subject, parent=None, author=None):
         message = record.message_ids.filtered(lambda m: m.subject == raw_subject)
