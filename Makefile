@@ -1,5 +1,5 @@
 # The two commands of mail_router (see README.md). Both set up what they need first.
-.PHONY: run test bootstrap lint
+.PHONY: run test bootstrap lint bench
 
 PYTHON_VENV := .venv/bin/python
 
@@ -17,3 +17,6 @@ PYLINT_ODOO := .venv/bin/pylint --rcfile=.pylintrc-odoo --disable=missing-readme
 lint: bootstrap
 	.venv/bin/ruff check .
 	$(PYLINT_ODOO) mail_router test_mail_router
+
+bench: bootstrap
+	$(PYTHON_VENV) bench/bench_gateway.py
