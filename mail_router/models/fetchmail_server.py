@@ -145,7 +145,7 @@ class FetchmailServer(models.Model):
 
     @api.model
     def _fetch_mails(self):
-        servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])
+        servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])._mail_router_fetchable()
         deadline = time.monotonic() + self._mail_router_time_budget()
         done = unfinished = 0
         for server in servers:
@@ -160,9 +160,14 @@ class FetchmailServer(models.Model):
 
     def fetch_mail(self, raise_exception=True):
         deadline = time.monotonic() + self._mail_router_time_budget()
-        for server in self.filtered(lambda server: server._get_connection_type() in ("imap", "pop")):
+        for server in self._mail_router_fetchable():
             server._mail_router_fetch(deadline, raise_exception=raise_exception)
         return True
+
+    def _mail_router_fetchable(self):
+        """The servers mail_router fetches: IMAP and POP3 (Gmail and Outlook are IMAP);
+        a 'local' server is fed by the mailgate script instead."""
+        return self.filtered(lambda server: server._get_connection_type() in ("imap", "pop"))
 
     @api.model
     def _mail_router_time_budget(self):
