@@ -13,8 +13,9 @@ class MailRouterQuarantine(models.Model):
     _rec_name = "subject"
 
     message_id = fields.Char("Message-ID", required=True, index=True)
-    raw = fields.Binary("Raw Message", attachment=True, required=True,
+    raw = fields.Binary("Raw Message", attachment=True, required=True, readonly=True,
                         help="The message exactly as received.")
+    raw_filename = fields.Char(compute="_compute_raw_filename")
     email_from = fields.Char("From")
     subject = fields.Char()
     reason = fields.Char(required=True)
@@ -23,6 +24,11 @@ class MailRouterQuarantine(models.Model):
     state = fields.Selection(
         [("pending", "Pending"), ("routed", "Routed"), ("discarded", "Discarded")],
         default="pending", required=True, index=True)
+
+    @api.depends("message_id")
+    def _compute_raw_filename(self):
+        for entry in self:
+            entry.raw_filename = f"{(entry.message_id or 'mail').strip('<>')}.eml"
 
     @api.model
     def _keep(self, raw, mail, decision, error, quarantined=None):
