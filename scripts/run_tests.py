@@ -147,7 +147,7 @@ def compat_suite(database, tmp):
         result.fail(f"unexpected failure: {test}")
     for test in sorted(expected - failing):
         result.fail(f"expected to fail (README, compat_expected_failures.txt) but passed: {test}")
-    print(f"== compat: the {len(failing & expected)} failures above are the documented differences "
+    print(f"== compat: the failures above ({len(failing & expected)} tests) are the documented differences "
           "(README, scripts/compat_expected_failures.txt)", flush=True)
     # A documented, expected failure counts as a pass of the compatibility check.
     result.passed = summary_total - len(failing - expected) - len(expected - failing)
