@@ -5,20 +5,33 @@ angle brackets, raw 8-bit bytes, encoded words in unknown charsets. Every
 function here accepts anything and never raises; what cannot be read is left
 out. Headers are read from their source text (``Message.raw_items``), so the
 result is the same whichever ``email.policy`` parsed the message.
+
+Every value is storable: PostgreSQL text holds no NUL and UTF-8 encodes no
+lone surrogate, so ``storable`` replaces both by U+FFFD, visibly. Ids and
+addresses, kept in indexed columns, are bounded: an id longer than an RFC 5322
+line or an address longer than RFC 5321 allows names nothing and is left out.
 """
 import binascii
 import contextlib
+import email
 import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import policy
 from email.message import Message
+from email.parser import BytesHeaderParser
 
 # References can list a whole thread; the newest ids are the last ones
 # (RFC 5322 §3.6.4) and the lookup must stay one small query.
 MAX_IDS = 32
 
 SYNTHETIC_DOMAIN = 'mail-router.invalid'
+# RFC 5322 §2.1.1: a line is at most 998 characters; a longer id is no id. In
+# bytes, so that the btree index of any column holding it accepts it.
+MAX_ID_BYTES = 998
+# RFC 5321 §4.5.3.1: a path is at most 256 octets, brackets included.
+MAX_ADDRESS_LENGTH = 254
 
 
 @dataclass(frozen=True)
@@ -32,7 +45,23 @@ class IncomingMail:
     recipients: tuple[str, ...]     # Delivered-To, To, Cc: lowercase bare addresses
     to: tuple[str, ...]             # Delivered-To and To only: a forward is decided on these (stock: To > Cc)
     subject: str
-    auto: str | None                # hygiene.classify: 'bounce', 'auto_reply' or None
+    auto: str | None                # hygiene.classify: 'bounce', 'auto_reply', 'list' or None
+
+
+def read_mail(raw: bytes) -> tuple[Message | None, IncomingMail, str | None]:
+    """(parsed message, its IncomingMail, None), or, for bytes the email package
+    cannot parse (MIME nested past the recursion limit...), (None, the
+    IncomingMail of its headers alone, why it failed). Never raises."""
+    try:
+        message = email.message_from_bytes(raw, policy=policy.SMTP)
+        return message, incoming_mail(message, raw), None
+    except Exception as exc:  # whatever the parser chokes on, the mail is still kept
+        error = storable(f'{type(exc).__name__}: {exc}')
+    try:
+        headers = BytesHeaderParser(policy=policy.SMTP).parsebytes(raw)
+    except Exception:  # not even the headers: the mail is known by its bytes
+        headers = Message()
+    return None, incoming_mail(headers, raw), error
 
 
 def incoming_mail(msg: Message, raw: bytes) -> IncomingMail:
@@ -52,7 +81,7 @@ def incoming_mail(msg: Message, raw: bytes) -> IncomingMail:
         from_email=from_email,
         recipients=recipients,
         to=to,
-        subject=' '.join(decode_words(subjects[0]).split()) if subjects else '',
+        subject=storable(' '.join(decode_words(subjects[0]).split())) if subjects else '',
         auto=classify(msg, from_email, recipients),
     )
 
@@ -74,7 +103,8 @@ def parse_msgid_list(*values: str | None) -> tuple[str, ...]:
 
     Whitespace inside brackets is folding and is removed; a bare 'abc@host'
     counts as an id; comments and quoted strings are skipped. Case is kept:
-    ids are looked up exactly.
+    ids are looked up exactly. An id that cannot be stored as it is (control
+    characters, lone surrogates, longer than MAX_ID_BYTES) is left out.
     """
     ids = []
     for value in values:
@@ -83,7 +113,28 @@ def parse_msgid_list(*values: str | None) -> tuple[str, ...]:
                 ids.append(msgid)
             elif kind == 'word' and '@' in text[1:-1]:  # a bare 'abc@host'
                 ids.append(f'<{text}>')
-    return tuple(dict.fromkeys(ids))
+    return tuple(dict.fromkeys(filter(_storable_id, ids)))
+
+
+def storable(text: str) -> str:
+    """``text`` with what PostgreSQL cannot store (NUL, lone surrogates)
+    replaced by U+FFFD."""
+    return _UNSTORABLE.sub('\ufffd', text)
+
+
+def storable_values(value):
+    """``value`` (str, or dicts, lists and tuples of them, as stock's message
+    dict) with every string made ``storable``; other values as they are."""
+    if isinstance(value, str):
+        # a str subclass (stock's body is Markup) keeps its type: it says how to render it
+        return type(value)(storable(value)) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {key: storable_values(item) for key, item in value.items()}
+    if isinstance(value, tuple) and hasattr(value, '_fields'):  # stock's Attachment
+        return type(value)(*map(storable_values, value))
+    if isinstance(value, list | tuple):
+        return type(value)(map(storable_values, value))
+    return value
 
 
 def parse_addresses(*values: str | None) -> tuple[str, ...]:
@@ -144,6 +195,8 @@ _COMMENT = re.compile(r'\([^()]*\)')
 # An addr-spec without quoted local part (those are too rare to be worth it).
 _ADDR_SPEC = re.compile(r'[^\s<>(),;:"\\@]+@[^\s<>(),;:"\\@]+')
 _WHITESPACE = re.compile(r'\s+')
+_UNSTORABLE = re.compile('[\x00\ud800-\udfff]')
+_CONTROL = re.compile('[\x00-\x1f\x7f\ud800-\udfff]')
 _LINE_BREAKS = re.compile(r'[\r\n]+')
 _ENCODED_WORD = re.compile(r'=\?([^?\s]*)\?([bBqQ])\?([^?\s]*)\?=')
 # RFC 2047 §6.2: whitespace between two encoded words is not part of the text.
@@ -182,7 +235,13 @@ def _bare_address(text: str) -> str | None:
     # A bracketed address may still hold comments, folding and an obsolete
     # source route ('@relay:user@host').
     address = _WHITESPACE.sub('', _COMMENT.sub('', text)).rpartition(':')[2].lower()
+    if len(address) > MAX_ADDRESS_LENGTH or _CONTROL.search(address):
+        return None
     return address if _ADDR_SPEC.fullmatch(address) else None
+
+
+def _storable_id(msgid: str) -> bool:
+    return not _CONTROL.search(msgid) and len(msgid.encode('utf-8')) <= MAX_ID_BYTES
 
 
 def _source_text(value: object) -> str:

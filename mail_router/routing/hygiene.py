@@ -7,11 +7,15 @@ import re
 from collections.abc import Collection, Sequence
 from email.message import Message
 
-from .headers import base_address, header_values, split_address
+from .headers import IncomingMail, base_address, header_values, split_address
 
 BOUNCE_SENDERS = frozenset({'mailer-daemon', 'postmaster'})
-AUTO_PRECEDENCE = frozenset({'bulk', 'junk', 'list', 'auto_reply'})
+AUTO_REPLY_PRECEDENCE = 'auto_reply'
+LIST_PRECEDENCE = frozenset({'bulk', 'junk', 'list'})
 AUTO_REPLY_HEADERS = ('X-Autoreply', 'X-Autorespond')
+LIST_HEADERS = ('List-Id', 'List-Post', 'List-Unsubscribe')
+AUTO_KINDS = {'bounce': 'a delivery status notification', 'auto_reply': 'an automatic reply',
+              'list': 'mailing-list or bulk mail'}
 
 _REPORT_TYPE = re.compile(r';\s*report-type\s*=\s*"?([\w.-]+)', re.IGNORECASE)
 
@@ -19,7 +23,8 @@ _REPORT_TYPE = re.compile(r';\s*report-type\s*=\s*"?([\w.-]+)', re.IGNORECASE)
 def classify(msg: Message, from_email: str, recipients: Sequence[str],
              bounce_addresses: Collection[str] = ()) -> str | None:
     """'bounce' for a delivery status notification, 'auto_reply' for other
-    auto-generated mail, None for mail that a person wrote."""
+    auto-generated mail (RFC 3834 Auto-Submitted, X-Autoreply, read receipts),
+    'list' for mail relayed by a list or sent in bulk, None for other mail."""
     report_type = _report_type(msg)
     if (report_type == 'delivery-status'
             or split_address(from_email)[0] in BOUNCE_SENDERS
@@ -27,9 +32,12 @@ def classify(msg: Message, from_email: str, recipients: Sequence[str],
         return 'bounce'
     if (report_type == 'disposition-notification'  # read receipt
             or _keyword(msg, 'Auto-Submitted') not in ('', 'no')
-            or _keyword(msg, 'Precedence') in AUTO_PRECEDENCE
+            or _keyword(msg, 'Precedence') == AUTO_REPLY_PRECEDENCE
             or any(header_values(msg, name) for name in AUTO_REPLY_HEADERS)):
         return 'auto_reply'
+    if (_keyword(msg, 'Precedence') in LIST_PRECEDENCE
+            or any(header_values(msg, name) for name in LIST_HEADERS)):
+        return 'list'
     return None
 
 
@@ -60,3 +68,16 @@ def _keyword(msg: Message, name: str) -> str:
     'auto-generated (failure)' -> 'auto-generated'; '' when absent."""
     value = next(iter(header_values(msg, name)), '')
     return value.partition('(')[0].strip().lower()
+
+
+def bounce_refusal(msg: Message, mail: IncomingMail) -> str | None:
+    """Why no bounce may be sent about `mail`, None when one may: never to mail
+    without a sender, to automatic or list mail (RFC 3834 §2), nor when the
+    Return-Path is null, which asks for no answer at all (RFC 5321 §4.5.5)."""
+    if not mail.from_email:
+        return 'it has no From address'
+    if mail.auto is not None:
+        return f'it is {AUTO_KINDS[mail.auto]}'
+    if any(value.strip() == '<>' for value in header_values(msg, 'Return-Path')):
+        return 'its Return-Path is null (<>)'
+    return None

@@ -5,9 +5,15 @@ A part that declares a charset Python does not know (``X-UNKNOWN``, typos) makes
 the mail would never be posted. Such a part is re-labelled with the charset its
 bytes really decode with: UTF-8 when they are valid UTF-8, else Latin-1, which
 reads any byte, so no text is lost.
+
+A header whose decoded text is not valid Unicode (an encoded word in a codec such
+as ``unicode-escape`` yielding a lone surrogate) makes every read of it raise:
+such a header is replaced by its text as ``headers`` reads it, made storable.
 """
 import codecs
 from email.message import Message
+
+from .headers import decode_words, header_values, storable
 
 
 def repair_unknown_charsets(msg: Message) -> tuple[str, ...]:
@@ -38,3 +44,20 @@ def _decodes(payload: bytes, charset: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def repair_unreadable_headers(msg: Message) -> tuple[str, ...]:
+    """Replace, in place, the headers of ``msg`` that its policy cannot read;
+    return their names (empty when there was none)."""
+    unreadable = []
+    for name, value in msg.raw_items():
+        try:
+            str(msg.policy.header_fetch_parse(name, value))
+        except Exception:  # whatever the email package raises on it, the header is rewritten
+            unreadable.append(name)
+    for name in dict.fromkeys(unreadable):
+        texts = [storable(decode_words(text)) for text in header_values(msg, name)]
+        del msg[name]
+        for text in texts:
+            msg.set_raw(name, text)  # as parsed: no policy check of how many a mail may hold
+    return tuple(unreadable)

@@ -19,7 +19,7 @@ CORPUS = Path(os.environ.get('MAIL_ROUTER_CORPUS') or REPO.parent / 'shared' / '
 MIN_FILES = 100  # mikel-mail holds 103: fewer means a broken copy
 
 # Read from the files: every delivery status notification of the corpus, and
-# the one mail with 'Precedence: junk'. Every other mail was written by a person.
+# the mailing-list mail ('Precedence: junk', 'List-Id'). Every other mail was written by a person.
 EXPECTED_AUTO = {
     'multipart_report_emails/multi_address_bounce1.eml': 'bounce',
     'multipart_report_emails/multi_address_bounce2.eml': 'bounce',
@@ -27,7 +27,8 @@ EXPECTED_AUTO = {
     'multipart_report_emails/report_422.eml': 'bounce',
     'multipart_report_emails/report_530.eml': 'bounce',
     'mime_emails/raw_email_with_mimepart_without_content_type.eml': 'bounce',
-    'error_emails/bad_date_header.eml': 'auto_reply',
+    'error_emails/bad_date_header.eml': 'list',
+    'error_emails/empty_in_reply_to.eml': 'list',
 }
 
 
