@@ -1,5 +1,7 @@
 from . import fetchmail_server
 from . import mail_message
+from . import mail_router_bounce
+from . import mail_router_ledger
 from . import mail_router_log
 from . import mail_router_mailbox_state
 from . import mail_router_pop3_uidl

@@ -1,8 +1,13 @@
+import base64
 import logging
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..routing.headers import storable
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
 
@@ -26,8 +31,9 @@ DEFAULT_RETENTION_DAYS = 90
 class MailRouterLog(models.Model):
     """One entry per incoming message: the routing decision and why it was taken.
 
-    It is also the ledger that makes processing exactly-once: a Message-ID with an
-    entry (other than 'duplicate') is not processed again.
+    Mail that was not posted and not quarantined (bounces, loops, auto-replies,
+    throttled mail) keeps its raw bytes here for the log's retention, and can be
+    routed again from its entry. Exactly once is the ledger's job (mail.router.ledger).
     """
 
     _name = "mail.router.log"
@@ -51,30 +57,17 @@ class MailRouterLog(models.Model):
     mail_message_id = fields.Many2one("mail.message", "Created Message", ondelete="set null")
     bounce_sent = fields.Boolean(help="The sender was told the mail reached no one.")
     duration_ms = fields.Integer("Duration (ms)")
+    raw = fields.Binary("Raw Message", attachment=True, readonly=True,
+                        help="The message exactly as received, kept when it was neither posted nor quarantined.")
 
     @api.model
-    def _is_processed(self, message_id):
-        """The ledger: a final outcome for this Message-ID, or a stored message with it."""
-        self.flush_model(["message_id", "stage"])
-        self.env["mail.message"].flush_model(["message_id"])
-        self.env.cr.execute(
-            """SELECT EXISTS (SELECT 1 FROM mail_router_log WHERE message_id = %(id)s AND stage != 'duplicate')
-                   OR EXISTS (SELECT 1 FROM mail_message WHERE message_id = %(id)s)""",
-            {"id": message_id})
-        return self.env.cr.fetchone()[0]
-
-    @api.model
-    def _bounced_recently(self, email, hours=24):
-        return bool(self.search_count([
-            ("email_from", "=", email), ("bounce_sent", "=", True),
-            ("create_date", ">", fields.Datetime.now() - timedelta(hours=hours)),
-        ], limit=1))
-
-    @api.model
-    def _record(self, mail, decision, started, posted=None, bounce_sent=False, error=None):
-        """Write the entry for one processed mail, and its grep-able log line."""
+    def _record(self, mail, decision, started, posted=None, bounce_sent=False, error=None, raw=None):
+        """Write the entry for one processed mail, and its grep-able log line.
+        Every value comes from the mail's parsed headers or an error: made storable."""
         targets = decision.targets
         server_id = self.env.context.get("default_fetchmail_server_id")
+        decision = replace(decision, matched=decision.matched and storable(decision.matched),
+                           reason=storable(decision.reason))
         log = self.create({
             "fetchmail_server_id": server_id,
             "message_id": mail.message_id,
@@ -84,13 +77,14 @@ class MailRouterLog(models.Model):
             "stage": decision.stage,
             "matched": decision.matched,
             "reason": decision.reason,
-            "error": error,
+            "error": error and storable(error),
             "target_model": ", ".join(dict.fromkeys(t.model for t in targets)) or False,
             "target_res_ids": ",".join(str(t.res_id) for t in targets if t.res_id) or False,
             "alias_id": next((t.alias_id for t in targets if t.alias_id), False),
             "mail_message_id": posted.id if posted else False,
             "bounce_sent": bounce_sent,
             "duration_ms": round((time.monotonic() - started) * 1000),
+            "raw": raw and base64.b64encode(raw),
         })
         _logger.info(
             "routing %s: Message-Id %s from %s to %s -> %s (matched %s): %s [%d ms]",
@@ -99,12 +93,31 @@ class MailRouterLog(models.Model):
             decision.matched or "-", decision.reason, log.duration_ms)
         return log
 
+    def raw_bytes(self):
+        self.ensure_one()
+        return base64.b64decode(self.with_context(bin_size=False).raw or b"")
+
+    def action_retry(self):
+        """Route a mail that was dropped (bounce, loop, auto-reply, throttled) again,
+        with today's configuration: a new entry says what happened this time."""
+        for entry in self:
+            if not entry.raw:
+                raise UserError(self.env._(
+                    "%(mail)s has no raw message to route again: only mail that was neither posted nor "
+                    "quarantined keeps one (a quarantined mail is retried from the Mail Quarantine).",
+                    mail=entry.display_name))
+            self.env["mail.thread"]._mail_router_retry(entry.raw_bytes(), entry.fetchmail_server_id)
+        return True
+
     @api.model
     def _gc_routing_log(self):
         """Forget log entries past the retention (days, system parameter
-        mail_router.log_retention_days), with the quarantine entries already dealt with."""
+        mail_router.log_retention_days), with the quarantine entries already dealt with
+        and the bounces sent; the ledger has its own, longer, retention."""
         days = int(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAMETER, DEFAULT_RETENTION_DAYS))
         limit = fields.Datetime.now() - timedelta(days=days)
         self.search([("create_date", "<", limit)]).unlink()
         self.env["mail.router.quarantine"].search(
             [("create_date", "<", limit), ("state", "!=", "pending")]).unlink()
+        self.env["mail.router.bounce"].search([("create_date", "<", limit)]).unlink()
+        self.env["mail.router.ledger"]._gc_ledger()

@@ -3,6 +3,8 @@ import base64
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..routing.headers import storable
+
 
 class MailRouterQuarantine(models.Model):
     """Incoming mail that could not be routed or processed, kept byte for byte."""
@@ -32,8 +34,9 @@ class MailRouterQuarantine(models.Model):
 
     @api.model
     def _keep(self, raw, mail, decision, error, quarantined=None):
-        """Quarantine ``raw`` with the decision's reason; a retried entry is updated."""
-        values = {"reason": decision.reason, "error": error}
+        """Quarantine ``raw`` with the decision's reason; a retried entry is updated.
+        The raw bytes go to an attachment as they are; the text fields are made storable."""
+        values = {"reason": storable(decision.reason), "error": error and storable(error)}
         if quarantined:
             quarantined.write(values)
             return quarantined
@@ -56,10 +59,7 @@ class MailRouterQuarantine(models.Model):
             if entry.state != "pending":
                 raise UserError(self.env._("Only pending mail can be retried: %(mail)s is %(state)s.",
                                            mail=entry.display_name, state=entry.state))
-            server = entry.fetchmail_server_id
-            self.env["mail.thread"].with_context(default_fetchmail_server_id=server.id)._mail_router_process(
-                entry.raw_bytes(), server.object_id.model, save_original=server.original,
-                strip_attachments=bool(server) and not server.attach, quarantined=entry)
+            self.env["mail.thread"]._mail_router_retry(entry.raw_bytes(), entry.fetchmail_server_id, entry)
         return True
 
     def action_discard(self):

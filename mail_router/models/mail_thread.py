@@ -1,32 +1,36 @@
 """Incoming mail, one message at a time: the pipeline of mail_router.
 
-    message_process   raw bytes -> ledger check (duplicate?) -> in a savepoint:
-                      parse -> message_route (the resolver chain) -> post
+    message_process   gateway callers only (administrators, the cron, the mailgate)
+                      raw bytes -> read (never raises) -> ledger claim (duplicate?)
+                      -> in a savepoint: parse -> message_route (the resolver chain) -> post
                       -> on no route or error: quarantine (+ one bounce, by policy)
-                      -> routing log entry (the ledger)
+                      -> routing log entry (raw bytes kept when not posted)
     message_route     stock's contract (routes, or ValueError), decided by
                       routing.chain.decide() over RoutingLookup
 
-The caller commits (the fetcher, after each message); nothing here commits.
+Whatever one mail does, message_process returns: what cannot be recorded as
+decided is quarantined as "could not be recorded". The caller commits (the
+fetcher, after each message); nothing here commits.
 """
 import ast
-import email
 import logging
 import secrets
 import time
 import traceback
 import xmlrpc.client
 from dataclasses import replace
-from email import policy
 from email.message import EmailMessage
 
 from odoo import api, models
+from odoo.exceptions import AccessError
+from odoo.osv.expression import WILDCARD_OPERATORS
+from odoo.tools.sql import escape_psql
 
 from ..routing.chain import Decision, RoutingConfig, decide
-from ..routing.headers import incoming_mail
-from ..routing.hygiene import classify
+from ..routing.headers import incoming_mail, read_mail, storable_values
+from ..routing.hygiene import bounce_refusal, classify
 from ..routing.message_id import MessageIdCodec
-from ..routing.mime import repair_unknown_charsets
+from ..routing.mime import repair_unknown_charsets, repair_unreadable_headers
 from .routing_lookup import RoutingLookup
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
@@ -62,6 +66,7 @@ class MailThread(models.AbstractModel):
         Unlike stock, this does not raise when no route is found: the mail is kept
         in the quarantine with its reason, and the routing log says so.
         """
+        self._mail_router_check_gateway_access()
         _log, thread_id = self._mail_router_process(
             raw_bytes(message), model, custom_values=custom_values, save_original=save_original,
             strip_attachments=strip_attachments, thread_id=thread_id)
@@ -71,6 +76,7 @@ class MailThread(models.AbstractModel):
     def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
         """Stock's contract: the routes, [] for mail that is handled without route
         (bounce, loop, auto-reply), ValueError when nothing routes."""
+        self._mail_router_check_gateway_access()
         if not isinstance(message, EmailMessage):
             raise TypeError("message must be an email.message.EmailMessage at this point")
         mail = replace(incoming_mail(message, b""), message_id=message_dict["message_id"])
@@ -102,50 +108,92 @@ class MailThread(models.AbstractModel):
     # The pipeline
     # ------------------------------------------------------------------
 
+    def _mail_router_check_gateway_access(self):
+        """The gateway writes the ledger, the log and the quarantine as superuser: only
+        its own callers may feed it, or anyone could mark a Message-ID as processed."""
+        if not (self.env.su or self.env.user._is_system()):
+            raise AccessError(self.env._(
+                "Only the mail gateway (the scheduled action, the mailgate script, Settings "
+                "administrators) may process incoming mail."))
+
     @api.model
     def _mail_router_process(self, raw, model=None, custom_values=None, save_original=False,
-                             strip_attachments=False, thread_id=None, quarantined=None):
-        """Route and post ``raw``; returns (routing log entry, thread id or False).
+                             strip_attachments=False, thread_id=None, quarantined=None, retry=False):
+        """Route and post ``raw``; returns (routing log entry, thread id or False). Never
+        raises for what the mail holds.
 
-        ``quarantined``: the quarantine entry being retried; it bypasses the ledger
-        and is updated instead of a new entry being made.
+        ``retry``: route it again, past the ledger; ``quarantined``: the quarantine
+        entry being retried, updated instead of a new entry being made.
         """
         started = time.monotonic()
-        message = email.message_from_bytes(raw, policy=policy.SMTP)
-        mail = incoming_mail(message, raw)
+        message, mail, unreadable = read_mail(raw)
         Log = self.env["mail.router.log"].sudo()
-        if not quarantined and Log._is_processed(mail.message_id):
+        if not retry and not self.env["mail.router.ledger"].sudo()._claim(mail.message_id):
             decision = Decision("duplicate", (), mail.message_id,
                                 f"{mail.message_id} was already processed: skipped")
             return Log._record(mail, decision, started), False
-
-        error, thread_id_done, posted = None, False, self.env["mail.message"]
         savepoint = self.env.cr.savepoint()
         try:
-            decision, thread_id_done = self._mail_router_route_and_post(
-                message, mail, model, custom_values, save_original, strip_attachments, thread_id)
+            result = self._mail_router_decide_and_keep(
+                raw, message, mail, unreadable, started, quarantined,
+                model, custom_values, save_original, strip_attachments, thread_id)
             savepoint.close(rollback=False)
-        except Exception as exc:
+            return result
+        except Exception as exc:  # the last resort: the mail is kept, whatever broke
             savepoint.close(rollback=True)
             error = traceback.format_exc()
-            decision = Decision("quarantine", (), None, f"processing failed: {type(exc).__name__}: {exc}")
+            decision = Decision("quarantine", (), None, f"could not be recorded: {type(exc).__name__}: {exc}")
+            self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
+            return Log._record(mail, decision, started, error=error), False
+
+    def _mail_router_decide_and_keep(self, raw, message, mail, unreadable, started, quarantined,
+                                     model, custom_values, save_original, strip_attachments, thread_id):
+        """Route and post in a savepoint, then keep what was not posted: quarantined,
+        or its raw bytes on the log entry."""
+        error, thread_id_done, posted = None, False, self.env["mail.message"]
+        if unreadable:
+            decision = Decision("quarantine", (), None, f"the mail cannot be parsed: {unreadable}")
+        else:
+            savepoint = self.env.cr.savepoint()
+            try:
+                decision, thread_id_done = self._mail_router_route_and_post(
+                    message, mail, model, custom_values, save_original, strip_attachments, thread_id)
+                savepoint.close(rollback=False)
+            except Exception as exc:
+                savepoint.close(rollback=True)
+                error = traceback.format_exc()
+                decision = Decision("quarantine", (), None, f"processing failed: {type(exc).__name__}: {exc}")
         if decision.targets and decision.stage != "quarantine":
             posted = self.env["mail.message"].sudo().search(
                 [("message_id", "=", mail.message_id)], order="id desc", limit=1)
-        bounce_sent = False
         if decision.stage == "quarantine":
             self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
-            bounce_sent = decision.bounce_sender and self._mail_router_bounce_sender(message, mail)
+            if decision.bounce_sender:
+                self._mail_router_bounce_sender(message, mail)
         elif quarantined:
             quarantined.state = "routed"
-        log = Log._record(mail, decision, started, posted=posted, bounce_sent=bounce_sent, error=error)
+        kept = None if posted or decision.stage == "quarantine" else raw
+        bounce_sent = not posted and self.env["mail.router.bounce"].sudo()._sent_about(mail.message_id)
+        log = self.env["mail.router.log"].sudo()._record(
+            mail, decision, started, posted=posted, bounce_sent=bounce_sent, error=error, raw=kept)
         return log, thread_id_done
+
+    @api.model
+    def _mail_router_retry(self, raw, server, quarantined=None):
+        """Route ``raw`` again, as ``server`` (maybe none) would fetch it today."""
+        return self.with_context(default_fetchmail_server_id=server.id)._mail_router_process(
+            raw, server.object_id.model, save_original=server.original,
+            strip_attachments=bool(server) and not server.attach, quarantined=quarantined, retry=True)
 
     def _mail_router_route_and_post(self, message, mail, model, custom_values,
                                     save_original, strip_attachments, thread_id):
         """(Decision, thread id): parse, route, post, as stock's message_process."""
-        repair_unknown_charsets(message)  # stock's parsing raises on them
-        msg_dict = self.message_parse(message, save_original=save_original)
+        # stock's parsing raises on them
+        repair_unreadable_headers(message)
+        repair_unknown_charsets(message)
+        # Stock decodes headers with surrogate escapes, and keeps NUL: nothing that
+        # reaches PostgreSQL may hold either.
+        msg_dict = storable_values(self.message_parse(message, save_original=save_original))
         # Stock invents '<time@localhost>' for a mail without Message-ID: a retry
         # would be a new mail. The core's id is derived from the bytes.
         msg_dict["message_id"] = mail.message_id
@@ -196,26 +244,51 @@ class MailThread(models.AbstractModel):
         return routes, decision
 
     def _mail_router_bounce_sender(self, message, mail):
-        """Tell the sender once that the mail reached no one: only a known partner,
-        at most once a day (forged senders get no backscatter)."""
-        if not mail.from_email or not self.env["res.partner"].sudo().search_count(
-                [("email_normalized", "=", mail.from_email)], limit=1):
-            return False
-        if self.env["mail.router.log"].sudo()._bounced_recently(mail.from_email):
-            return False
+        """Tell the sender that the mail reached no one (the one bounce policy applies)."""
         body = self.env["ir.qweb"]._render("mail.mail_bounce_catchall", {"message": message})
         self._routing_create_bounce_email(
-            mail.from_email, body, message, email_to=mail.from_email, references=mail.message_id,
-            reply_to=self.env.company.email)
-        return True
+            mail.from_email, body, message, references=mail.message_id, reply_to=self.env.company.email)
 
     @api.model
     def _routing_create_bounce_email(self, email_from, body_html, message, **mail_values):
-        """Every bounce (ours, stock's for aliases and throttling) says it is automatic
-        (RFC 3834), so that the other side's robots do not answer it."""
+        """The one bounce policy, for every bounce about incoming mail (ours, and stock's
+        for the alias contact policy, a failing message_new and throttling): to the From
+        address of a known partner only (the Return-Path is whatever the sender chose),
+        never about automatic or list mail or with a null Return-Path, at most once a
+        day per address; and it says it is automatic (RFC 3834), so that the other side's
+        robots do not answer it."""
+        mail = incoming_mail(message, b"")
+        refusal = bounce_refusal(message, mail) or self._mail_router_bounce_refusal(mail.from_email)
+        if refusal:
+            _logger.info("routing: no bounce about Message-Id %s to %s: %s",
+                         mail.message_id, mail.from_email or "-", refusal)
+            return False
+        self.env["mail.router.bounce"].sudo().create({"email_to": mail.from_email, "message_id": mail.message_id})
         headers = ast.literal_eval(mail_values.get("headers") or "{}")
-        mail_values["headers"] = repr({"Auto-Submitted": "auto-replied", **headers})
-        return super()._routing_create_bounce_email(email_from, body_html, message, **mail_values)
+        mail_values.update(email_to=mail.from_email, subject=f"Re: {mail.subject}",
+                           headers=repr({"Auto-Submitted": "auto-replied", **headers}))
+        super()._routing_create_bounce_email(email_from, body_html, message, **mail_values)
+        return True
+
+    @api.model
+    def _mail_router_bounce_refusal(self, email):
+        """Why ``email`` gets no bounce from the database's side, or None."""
+        if not self.env["res.partner"].sudo().search_count([("email_normalized", "=", email)], limit=1):
+            return "the sender is no known contact (a forged sender must get no backscatter)"
+        if self.env["mail.router.bounce"].sudo()._sent_recently_to(email):
+            return "a bounce was sent to this address in the last 24 hours"
+        return None
+
+    @api.model
+    def _detect_loop_sender_domain(self, email_from_normalized):
+        """Stock's, with the address taken as text, not as a LIKE pattern: a sender
+        named '%@%' must not count every record as one of theirs."""
+        domain = super()._detect_loop_sender_domain(email_from_normalized)
+        return domain and [
+            (leaf[0], leaf[1], escape_psql(leaf[2]))
+            if isinstance(leaf, list | tuple) and leaf[1] in WILDCARD_OPERATORS and leaf[2] == email_from_normalized
+            else leaf
+            for leaf in domain]
 
     # ------------------------------------------------------------------
     # Configuration

@@ -3,6 +3,7 @@
 One query answers all In-Reply-To and References ids together, one the aliases.
 """
 from odoo.tools import email_normalize
+from odoo.tools.sql import escape_psql
 
 from ..routing.chain import Alias, Target
 from ..routing.headers import split_address
@@ -57,12 +58,17 @@ class RoutingLookup:
             return False
         record = self.env[model].browse(res_id)
         email = email_normalize(email)
+        if not email:
+            return False
         partners = record.message_partner_ids if "message_partner_ids" in record else self.env["res.partner"]
         partners |= record._mail_get_partners()[record.id]
         if email in partners.mapped("email_normalized"):
             return True
+        # email_from holds 'Name <address>' as the sender wrote it: compared as text,
+        # case aside, never as a pattern ('%@%' is a valid address).
+        address = escape_psql(email)
         return bool(self.env["mail.message"].search_count([
             ("model", "=", model), ("res_id", "=", res_id),
             "|", "|", ("author_id.email_normalized", "=", email),
-            ("email_from", "=ilike", email), ("email_from", "=ilike", f"%<{email}>"),
+            ("email_from", "=ilike", address), ("email_from", "=ilike", f"%<{address}>"),
         ], limit=1))

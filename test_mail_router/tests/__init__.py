@@ -1,4 +1,5 @@
 from . import test_corpus
+from . import test_gateway_abuse
 from . import test_hygiene
 from . import test_ledger
 from . import test_message_id
@@ -7,3 +8,4 @@ from . import test_purchase_end_to_end
 from . import test_quarantine
 from . import test_routing_log
 from . import test_routing_stages
+from . import test_storable_text

@@ -1,0 +1,50 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+RETENTION_PARAMETER = "mail_router.ledger_retention_days"
+# Longer than any mailbox keeps mail for a redelivery (a restored backup, a server
+# that forgets its flags): a Message-ID seen within this time is never processed twice.
+DEFAULT_RETENTION_DAYS = 400
+
+
+class MailRouterLedger(models.Model):
+    """The Message-IDs of every incoming mail processed, once each: exactly once.
+
+    The unique key, not a SELECT, makes it hold across processes: the second of two
+    transactions claiming the same id waits for the first, then finds it claimed.
+    """
+
+    _name = "mail.router.ledger"
+    _description = "Incoming Mail Ledger"
+    _order = "id desc"
+    _rec_name = "message_id"
+
+    message_id = fields.Char("Message-ID", required=True, readonly=True)
+    fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming Server", ondelete="set null", readonly=True)
+
+    _sql_constraints = [
+        ("message_id_unique", "UNIQUE(message_id)", "A Message-ID is processed once."),
+    ]
+
+    @api.model
+    def _claim(self, message_id):
+        """Whether this transaction is the first to process ``message_id``: False when the
+        ledger has it (committed, or claimed by a transaction that then commits), or a
+        stored message has it (posted by stock Odoo, or sent by us)."""
+        self.env["mail.message"].flush_model(["message_id"])
+        self.env.cr.execute(
+            """INSERT INTO mail_router_ledger (message_id, fetchmail_server_id, create_uid, write_uid,
+                                               create_date, write_date)
+               SELECT %(id)s, %(server)s, %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
+                WHERE NOT EXISTS (SELECT 1 FROM mail_message WHERE message_id = %(id)s)
+               ON CONFLICT (message_id) DO NOTHING
+               RETURNING id""",
+            {"id": message_id, "server": self.env.context.get("default_fetchmail_server_id"),
+             "uid": self.env.uid})
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _gc_ledger(self):
+        days = int(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAMETER, DEFAULT_RETENTION_DAYS))
+        self.search([("create_date", "<", fields.Datetime.now() - timedelta(days=days))]).unlink()
