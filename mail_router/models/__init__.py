@@ -1,5 +1,6 @@
 from . import fetchmail_server
 from . import mail_message
+from . import mail_router_raw_mixin
 from . import mail_router_bounce
 from . import mail_router_ledger
 from . import mail_router_log

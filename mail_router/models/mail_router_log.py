@@ -37,13 +37,13 @@ class MailRouterLog(models.Model):
     """
 
     _name = "mail.router.log"
+    _inherit = ["mail.router.raw.mixin"]
     _description = "Mail Routing Log"
     _order = "id desc"
     _rec_name = "message_id"
 
     fetchmail_server_id = fields.Many2one(
         "fetchmail.server", "Incoming Server", ondelete="set null", index="btree_not_null")
-    message_id = fields.Char("Message-ID", required=True, index=True)
     email_from = fields.Char("From", index=True)
     email_to = fields.Char("To")
     subject = fields.Char()
@@ -57,8 +57,7 @@ class MailRouterLog(models.Model):
     mail_message_id = fields.Many2one("mail.message", "Created Message", ondelete="set null")
     bounce_sent = fields.Boolean(help="The sender was told the mail reached no one.")
     duration_ms = fields.Integer("Duration (ms)")
-    raw = fields.Binary("Raw Message", attachment=True, readonly=True,
-                        help="The message exactly as received, kept when it was neither posted nor quarantined.")
+    raw = fields.Binary(help="The message exactly as received, kept when it was neither posted nor quarantined.")
 
     @api.model
     def _record(self, mail, decision, started, posted=None, bounce_sent=False, error=None, raw=None):
@@ -92,10 +91,6 @@ class MailRouterLog(models.Model):
             ", ".join(f"{t.model},{t.res_id or 'new'}" for t in targets) or "no target",
             decision.matched or "-", decision.reason, log.duration_ms)
         return log
-
-    def raw_bytes(self):
-        self.ensure_one()
-        return base64.b64decode(self.with_context(bin_size=False).raw or b"")
 
     def action_retry(self):
         """Route a mail that was dropped (bounce, loop, auto-reply, throttled) again,

@@ -10,14 +10,12 @@ class MailRouterQuarantine(models.Model):
     """Incoming mail that could not be routed or processed, kept byte for byte."""
 
     _name = "mail.router.quarantine"
+    _inherit = ["mail.router.raw.mixin"]
     _description = "Quarantined Incoming Mail"
     _order = "id desc"
     _rec_name = "subject"
 
-    message_id = fields.Char("Message-ID", required=True, index=True)
-    raw = fields.Binary("Raw Message", attachment=True, required=True, readonly=True,
-                        help="The message exactly as received.")
-    raw_filename = fields.Char(compute="_compute_raw_filename")
+    raw = fields.Binary(required=True)
     email_from = fields.Char("From")
     subject = fields.Char()
     reason = fields.Char(required=True)
@@ -26,11 +24,6 @@ class MailRouterQuarantine(models.Model):
     state = fields.Selection(
         [("pending", "Pending"), ("routed", "Routed"), ("discarded", "Discarded")],
         default="pending", required=True, index=True)
-
-    @api.depends("message_id")
-    def _compute_raw_filename(self):
-        for entry in self:
-            entry.raw_filename = f"{(entry.message_id or 'mail').strip('<>')}.eml"
 
     @api.model
     def _keep(self, raw, mail, decision, error, quarantined=None):
@@ -48,10 +41,6 @@ class MailRouterQuarantine(models.Model):
             subject=mail.subject,
             fetchmail_server_id=self.env.context.get("default_fetchmail_server_id"),
         ))
-
-    def raw_bytes(self):
-        self.ensure_one()
-        return base64.b64decode(self.with_context(bin_size=False).raw)
 
     def retry(self):
         """Route the mail again, with today's configuration."""
