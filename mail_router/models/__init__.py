@@ -1,4 +1,5 @@
 from . import fetchmail_server
+from . import mail_alias_domain
 from . import mail_message
 from . import mail_router_raw_mixin
 from . import mail_router_bounce
@@ -8,3 +9,4 @@ from . import mail_router_mailbox_state
 from . import mail_router_pop3_uidl
 from . import mail_router_quarantine
 from . import mail_thread
+from . import res_company

@@ -21,7 +21,7 @@ import xmlrpc.client
 from dataclasses import replace
 from email.message import EmailMessage
 
-from odoo import api, models
+from odoo import api, models, tools
 from odoo.exceptions import AccessError
 from odoo.osv.expression import WILDCARD_OPERATORS
 from odoo.tools.sql import escape_psql
@@ -49,6 +49,12 @@ def raw_bytes(message):
     if isinstance(message, str):
         return message.encode("utf-8")
     return bytes(message)
+
+
+def quarantined_for(what, exc):
+    """(the quarantine Decision, the traceback) for a mail whose ``what`` raised ``exc``."""
+    return (Decision("quarantine", (), None, f"{what}: {type(exc).__name__}: {exc}"),
+            "".join(traceback.format_exception(exc)))
 
 
 class MailThread(models.AbstractModel):
@@ -132,19 +138,32 @@ class MailThread(models.AbstractModel):
             decision = Decision("duplicate", (), mail.message_id,
                                 f"{mail.message_id} was already processed: skipped")
             return Log._record(mail, decision, started), False
-        savepoint = self.env.cr.savepoint()
-        try:
-            result = self._mail_router_decide_and_keep(
-                raw, message, mail, unreadable, started, quarantined,
-                model, custom_values, save_original, strip_attachments, thread_id)
-            savepoint.close(rollback=False)
+        result, failure = self._mail_router_contained(lambda: self._mail_router_decide_and_keep(
+            raw, message, mail, unreadable, started, quarantined,
+            model, custom_values, save_original, strip_attachments, thread_id))
+        if not failure:
             return result
-        except Exception as exc:  # the last resort: the mail is kept, whatever broke
+        # the last resort: the mail is kept, whatever broke
+        decision, error = quarantined_for("could not be recorded", failure)
+        self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
+        return Log._record(mail, decision, started, error=error), False
+
+    def _mail_router_contained(self, work):
+        """(work(), None), or (None, the exception it raised) with all it did rolled back.
+        As in stock's message_process, precommit hooks (tracking, and the mail templates
+        it sends) are left to the commit."""
+        cr = self.env.cr
+        cr.flush()
+        savepoint = cr.savepoint(flush=False)
+        try:
+            result = work()
+            self.env.flush_all()
+        except Exception as exc:  # the caller records it: containment is the point
+            cr.clear()
             savepoint.close(rollback=True)
-            error = traceback.format_exc()
-            decision = Decision("quarantine", (), None, f"could not be recorded: {type(exc).__name__}: {exc}")
-            self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
-            return Log._record(mail, decision, started, error=error), False
+            return None, exc
+        savepoint.close(rollback=False)
+        return result, None
 
     def _mail_router_decide_and_keep(self, raw, message, mail, unreadable, started, quarantined,
                                      model, custom_values, save_original, strip_attachments, thread_id):
@@ -154,15 +173,12 @@ class MailThread(models.AbstractModel):
         if unreadable:
             decision = Decision("quarantine", (), None, f"the mail cannot be parsed: {unreadable}")
         else:
-            savepoint = self.env.cr.savepoint()
-            try:
-                decision, thread_id_done = self._mail_router_route_and_post(
-                    message, mail, model, custom_values, save_original, strip_attachments, thread_id)
-                savepoint.close(rollback=False)
-            except Exception as exc:
-                savepoint.close(rollback=True)
-                error = traceback.format_exc()
-                decision = Decision("quarantine", (), None, f"processing failed: {type(exc).__name__}: {exc}")
+            routed, failure = self._mail_router_contained(lambda: self._mail_router_route_and_post(
+                message, mail, model, custom_values, save_original, strip_attachments, thread_id))
+            if failure:
+                decision, error = quarantined_for("processing failed", failure)
+            else:
+                decision, thread_id_done = routed
         if decision.targets and decision.stage != "quarantine":
             posted = self.env["mail.message"].sudo().search(
                 [("message_id", "=", mail.message_id)], order="id desc", limit=1)
@@ -295,7 +311,10 @@ class MailThread(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
+    @tools.ormcache()
     def _mail_router_codec(self):
+        """The database's signing codec; cached (set_param clears the cache). The
+        secret is made at install; an administrator who deletes it gets a new one."""
         parameters = self.env["ir.config_parameter"].sudo()
         secret = parameters.get_param(SECRET_PARAMETER)
         if not secret:
