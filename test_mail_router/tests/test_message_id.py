@@ -28,3 +28,11 @@ class TestOutgoingMessageId(MailRouterCase):
             message = self.ticket.with_user(self.user_employee).message_post(
                 body="RFQ", partner_ids=self.vendor.ids, message_type="comment", subtype_xmlid="mail.mt_comment")
         self.assertEqual(self._mails[0]["message_id"], message.message_id)
+
+    def test_a_new_alias_domain_names_the_next_ids(self):
+        self.post_on(self.ticket)  # the domain is cached now
+        self.mail_alias_domain.name = "renamed.example"
+        self.assertTrue(self.post_on(self.ticket).message_id.endswith("@renamed.example>"))
+        other = self.env["mail.alias.domain"].create({"name": "other.example"})
+        self.env.company.alias_domain_id = other
+        self.assertTrue(self.post_on(self.ticket).message_id.endswith("@other.example>"))
