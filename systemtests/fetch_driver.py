@@ -16,6 +16,7 @@ The arguments are Odoo's; what to do comes from the environment:
 The production code has no test hooks: the points are module functions of the
 fetching layer and the cursor's commit, wrapped here before fetch_mail() runs.
 """
+import contextlib
 import os
 import signal
 import subprocess
@@ -58,6 +59,19 @@ def start(db, server_id, output, *, kill_at=None, occurrence=1, slow=0, ready_fi
                               for name, value in settings.items() if value is not None})
     with open(output, "w") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+@contextlib.contextmanager
+def stopped_at_exit():
+    """A list for the drivers started in the block: each is killed and waited for at the
+    end, whatever happened."""
+    started = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()
 
 
 class Countdown:

@@ -28,11 +28,8 @@ def tag():
 @pytest.fixture
 def drivers():
     """The driver processes a test starts: killed and waited for at the end, whatever happened."""
-    started = []
-    yield started
-    for process in started:
-        process.kill()
-        process.wait()
+    with fetch_driver.stopped_at_exit() as started:
+        yield started
 
 
 def prepare(db, dovecot, tag):

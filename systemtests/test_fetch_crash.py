@@ -20,7 +20,8 @@ DRIVER_TIMEOUT = 120
 BACKEND_TIMEOUT = 10
 
 # Messages committed when the fetch dies the k-th time at a point. IMAP fetches and flags a
-# batch at once; POP3 retrieves and deletes message by message, and QUITs after each batch.
+# batch at once; POP3 retrieves message by message, deletes a batch once all of it is
+# committed, and QUITs after each batch.
 IMAP_COMMITTED = {
     "after_fetch": lambda k: (k - 1) * BATCH,
     "before_commit": lambda k: min(k - 1, MESSAGES),
@@ -32,8 +33,8 @@ POP3_COMMITTED = {
     "after_fetch": lambda k: k - 1,
     "before_commit": lambda k: k - 1,
     "after_commit": lambda k: k,
-    "before_flag": lambda k: k,
-    "after_flag": lambda k: k,
+    "before_flag": lambda k: min(-(-k // BATCH) * BATCH, MESSAGES),
+    "after_flag": lambda k: min(-(-k // BATCH) * BATCH, MESSAGES),
     "after_quit": lambda k: min(k * BATCH, MESSAGES),
 }
 IMAP_KILLS = [

@@ -1,6 +1,7 @@
 """fetchmail.server against a real Dovecot, on a committed database: what arrives in
 the mailbox ends on a record exactly once, and is flagged only after its commit."""
 import base64
+import logging
 import uuid
 
 import pytest
@@ -9,6 +10,7 @@ from testsupport.messages import sample_message
 
 PARTNER = "res.partner"
 BLACKLIST = "mail.blacklist"  # its message_new raises (UserError) for a sender with no address
+FETCH_LOGGER = "odoo.addons.mail_router.fetchmail"
 
 
 def message(tag, index, failing=False):
@@ -216,3 +218,96 @@ def test_run_out_of_time_leaves_the_rest_to_the_next_run(mail_router_db, dovecot
     with mail_router_db.env() as env:
         env.ref("mail.ir_cron_mail_gateway_action").method_direct_trigger()
     assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1}
+
+
+def state_row(db, server_id):
+    [row] = db.query("SELECT uidvalidity, last_uid FROM mail_router_mailbox_state WHERE server_id = %s", [server_id])
+    return row
+
+
+def health(db, server_id):
+    with db.env() as env:
+        server = env["fetchmail.server"].browse(server_id)
+        return server.left_count, server.last_left_message, server.last_left_reason
+
+
+def test_uidvalidity_and_uids_above_two_to_the_31(mail_router_db, dovecot, tag):
+    validity = dovecot.change_uidvalidity("INBOX", 4_000_000_000)
+    dovecot.raise_next_uid("INBOX", 3_000_000_000)
+    uids = dovecot.append_all("INBOX", [message(tag, n) for n in range(2)])
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot)
+    fetch(mail_router_db, server_id)
+    assert state_row(mail_router_db, server_id) == (validity, uids[-1])
+    newer = dovecot.append("INBOX", message(tag, 2))
+    fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-{n}@example.com>": 1 for n in range(3)}
+    assert state_row(mail_router_db, server_id) == (validity, newer)
+    assert all("\\Seen" in flags for flags in dovecot.flags("INBOX").values())
+
+
+def test_a_message_too_large_stays_on_the_server_unread(mail_router_db, dovecot, tag, caplog):
+    large = message(tag, 1) + b"x" * 1_100_000 + b"\r\n"
+    uids = dovecot.append_all("INBOX", [message(tag, 0), large, message(tag, 2)])
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, max_message_megabytes=1)
+    with caplog.at_level(logging.ERROR, logger=FETCH_LOGGER):
+        fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1, f"<{tag}-2@example.com>": 1}
+    assert dovecot.flags("INBOX")[uids[1]] == set()
+    left_count, left_message, reason = health(mail_router_db, server_id)
+    assert (left_count, left_message) == (1, f"UID {uids[1]} in folder 'INBOX'")
+    assert reason == f"{len(large)} bytes, more than the largest message fetched (1048576 bytes)"
+    [record] = [record for record in caplog.records if left_message in record.getMessage()]
+    assert record.levelno == logging.ERROR and "fetchmail" in record.getMessage()
+    assert state_row(mail_router_db, server_id)[1] == uids[2], "the checkpoint passes it"
+
+
+@pytest.fixture
+def failing_receive(mail_router_db, monkeypatch):
+    """Processing raises for a mail holding FAILS_HERE, whatever the pipeline would do:
+    the fetcher's last resort."""
+    with mail_router_db.env() as env:
+        server_class = type(env["fetchmail.server"])
+    receive = server_class._mail_router_receive
+
+    def fail_here(self, raw):
+        if FAILS_HERE in raw:
+            raise RuntimeError("cannot store this one")
+        return receive(self, raw)
+
+    monkeypatch.setattr(server_class, "_mail_router_receive", fail_here)
+
+
+FAILS_HERE = b"X-Test: fails here\r\n"
+
+
+@pytest.mark.parametrize("server_type", ["imap", "pop"])
+def test_a_message_whose_processing_raises_stays_unread_the_next_ones_land(
+        mail_router_db, dovecot, tag, caplog, failing_receive, server_type):
+    uids = dovecot.append_all("INBOX", [message(tag, 0), FAILS_HERE + message(tag, 1), message(tag, 2)])
+    port = dovecot.ports.imaps if server_type == "imap" else dovecot.ports.pop3s
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, server_type=server_type, port=port, batch_size=2)
+    with caplog.at_level(logging.ERROR, logger=FETCH_LOGGER):
+        fetch(mail_router_db, server_id)
+    assert posted(mail_router_db, tag) == {f"<{tag}-0@example.com>": 1, f"<{tag}-2@example.com>": 1}
+    left_count, left_message, reason = health(mail_router_db, server_id)
+    assert left_count == 1
+    assert reason == "processing raised RuntimeError: cannot store this one"
+    [record] = [record for record in caplog.records if left_message in record.getMessage()]
+    assert "fetchmail" in record.getMessage() and "Dovecot" in record.getMessage()  # the server's name
+    assert record.exc_info, "with the traceback"
+    if server_type == "imap":
+        assert left_message == f"UID {uids[1]} in folder 'INBOX'"
+        assert dovecot.flags("INBOX") == {uids[0]: {"\\Seen"}, uids[1]: set(), uids[2]: {"\\Seen"}}
+    else:
+        assert left_message.startswith("UIDL ")
+        assert set(dovecot.flags("INBOX")) == {uids[1]}, "left in the maildrop, the others deleted"
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger=FETCH_LOGGER):
+        fetch(mail_router_db, server_id)
+    assert not caplog.records, "passed: not tried again at every run"
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(server_id)
+        assert (server.left_count, server.consecutive_failures) == (0, 0)

@@ -222,12 +222,19 @@ class Dovecot:
         output = self._doveadm('mailbox', 'status', '-u', self.user, 'uidvalidity', folder)
         return int(output.split('uidvalidity=')[1])
 
-    def change_uidvalidity(self, folder: str) -> int:
-        """Give ``folder`` a new UIDVALIDITY, keeping its messages and UIDs,
-        as a server restored or migrated may; return the new value."""
-        new = self.uidvalidity(folder) + 1
+    def change_uidvalidity(self, folder: str, new: int | None = None) -> int:
+        """Give ``folder`` a new UIDVALIDITY (``new``, else the current one
+        plus one), keeping its messages and UIDs, as a server restored or
+        migrated may; return the new value."""
+        new = self.uidvalidity(folder) + 1 if new is None else new
         self._doveadm('mailbox', 'update', '-u', self.user, '--uid-validity', str(new), folder)
         return new
+
+    def raise_next_uid(self, folder: str, uid: int) -> None:
+        """Make the next message stored in ``folder`` get UID ``uid`` at least.
+        Stay a few below 2**32 - 1: Dovecot 2.3 panics setting a flag on UID
+        4294967294, and stores nothing above it."""
+        self._doveadm('mailbox', 'update', '-u', self.user, '--min-next-uid', str(uid), folder)
 
     def kick(self) -> None:
         """Disconnect every IMAP and POP3 session of the user, as an admin would."""

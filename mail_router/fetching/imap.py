@@ -8,14 +8,35 @@ import itertools
 import re
 import ssl
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import tls
 from .errors import FolderMissing, LoginRefused, StartTlsNotOffered, first_arg_text, reply_text
 from .settings import ConnectionSettings
 
-# In a FETCH response: the literal that holds the whole message, and the UID.
+# In a FETCH response: the literal that holds the whole message, the UID, the
+# flags, the size.
 WHOLE_BODY = re.compile(rb'BODY\[\] \{\d+\}$')
 UID_ITEM = re.compile(rb'\bUID (\d+)')
+FLAGS_ITEM = re.compile(rb'\bFLAGS \(([^)]*)\)')
+SIZE_ITEM = re.compile(rb'\bRFC822\.SIZE (\d+)')
+# UIDs and UIDVALIDITY are unsigned 32-bit numbers (RFC 3501 2.3.1.1).
+MAX_UID = 2**32 - 1
+
+
+class Listed(NamedTuple):
+    """A message in the selected folder, as ``listing`` finds it."""
+    uid: int
+    size: int       # RFC822.SIZE, in bytes
+    seen: bool
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a UID FETCH of whole messages gave."""
+    messages: dict[int, bytes]     # raw bytes by UID
+    unreadable: tuple[bytes, ...]  # the start of items that held a message but could not be read
 
 
 def open_imap(settings: ConnectionSettings) -> imaplib.IMAP4:
@@ -101,58 +122,57 @@ def _modified_utf7(run: str) -> str:
     return '&' + encoded.decode('ascii') + '-'
 
 
-def uids_after(conn: imaplib.IMAP4, last_uid: int) -> list[int]:
-    """The UIDs above ``last_uid`` in the selected folder, ascending, whatever
-    their flags (a message read in webmail first is still new to us). Mail
-    that arrived after the SELECT may show only at the next SELECT."""
-    found = _uid_search(conn, 'UID', f'{last_uid + 1}:*')
+def listing(conn: imaplib.IMAP4, after_uid: int) -> list[Listed]:
+    """Every message above ``after_uid`` in the selected folder, ascending,
+    whatever its flags (a message read in webmail first is still new to us),
+    with its size: one round trip, no message body. Mail that arrived after
+    the SELECT may show only at the next SELECT."""
+    if after_uid >= MAX_UID:
+        return []  # no UID can follow: the server must change UIDVALIDITY to go on
+    typ, data = conn.uid('FETCH', f'{after_uid + 1}:*', '(FLAGS RFC822.SIZE)')
+    _expect_ok(typ, data, 'UID FETCH')
+    listed = (_listed(line) for line in data if isinstance(line, bytes) and SIZE_ITEM.search(line))
     # 'n:*' always includes the highest UID, even when it is below n (RFC 3501 6.4.8).
-    return [uid for uid in found if uid > last_uid]
+    return sorted(item for item in listed if item.uid > after_uid)
 
 
-def highest_uid(conn: imaplib.IMAP4) -> int:
-    """The highest UID in the selected folder, 0 when it is empty: where fetching
-    by UID goes on from after a first fetch of the unseen messages."""
-    return max(_uid_search(conn, 'UID', '*'), default=0)
+def _listed(line: bytes) -> Listed:
+    uid, flags = UID_ITEM.search(line), FLAGS_ITEM.search(line)
+    if uid is None or flags is None:
+        # Not skipped: the checkpoint would pass a message nobody looked at.
+        raise imaplib.IMAP4.error(f"UID FETCH: cannot read the UID and flags in {line[:200]!r}")
+    return Listed(int(uid[1]), int(SIZE_ITEM.search(line)[1]), rb'\Seen' in flags[1].split())
 
 
-def unseen_uids(conn: imaplib.IMAP4) -> list[int]:
-    """The UIDs without \\Seen in the selected folder, ascending."""
-    return _uid_search(conn, 'UNSEEN')
-
-
-def _uid_search(conn: imaplib.IMAP4, *criteria: str) -> list[int]:
-    typ, data = conn.uid('SEARCH', *criteria)
-    _expect_ok(typ, data, 'UID SEARCH')
-    return sorted(int(uid) for line in data if line for uid in line.split())
-
-
-def fetch_raw(conn: imaplib.IMAP4, uids: Iterable[int]) -> list[tuple[int, bytes]]:
-    """(uid, raw bytes exactly as stored) for each of ``uids`` still in the
-    selected folder, ascending, in one round trip; a UID no longer there is
-    left out. BODY.PEEK[] sets no flag, unlike BODY[] and RFC822."""
+def fetch_raw(conn: imaplib.IMAP4, uids: Iterable[int]) -> Fetched:
+    """The raw bytes, exactly as stored, of each of ``uids`` in the selected
+    folder, in one round trip; a UID no longer there is left out. BODY.PEEK[]
+    sets no flag, unlike BODY[] and RFC822."""
     uids = list(uids)
     if not uids:
-        return []
+        return Fetched({}, ())
     typ, data = conn.uid('FETCH', uid_set(uids), '(UID BODY.PEEK[])')
     _expect_ok(typ, data, 'UID FETCH')
-    return sorted(parse_fetch(data))
+    return parse_fetch(data)
 
 
-def parse_fetch(data: list) -> Iterable[tuple[int, bytes]]:
-    """(uid, raw) for each whole message in a UID FETCH answer as imaplib
-    gives it: a (head, literal) tuple followed by the rest of its line; the
-    UID may be in either. Other items are flag updates the server sent
-    unasked, and are skipped."""
+def parse_fetch(data: list) -> Fetched:
+    """A UID FETCH answer as imaplib gives it: a whole message is a (head,
+    literal) tuple followed by the rest of its line, the UID in either. Items
+    without BODY[] are flag updates the server sent unasked; an item with
+    BODY[] that is not a whole message with its UID is kept as unreadable."""
+    messages, unreadable = {}, []
     for index, item in enumerate(data):
-        if not isinstance(item, tuple) or not WHOLE_BODY.search(item[0]):
+        head = item[0] if isinstance(item, tuple) else item
+        if not isinstance(head, bytes) or b'BODY[]' not in head:
             continue
-        head, raw = item
         rest = data[index + 1] if index + 1 < len(data) else b''
         uid = UID_ITEM.search(head) or UID_ITEM.search(rest if isinstance(rest, bytes) else b'')
-        if uid is None:
-            raise imaplib.IMAP4.error(f"UID FETCH: a message came without its UID: {head!r}")
-        yield int(uid[1]), raw
+        if isinstance(item, tuple) and WHOLE_BODY.search(head) and uid is not None:
+            messages[int(uid[1])] = item[1]
+        else:
+            unreadable.append(head[:200])
+    return Fetched(messages, tuple(unreadable))
 
 
 def mark_seen(conn: imaplib.IMAP4, uids: Iterable[int]) -> None:

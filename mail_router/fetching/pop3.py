@@ -23,7 +23,7 @@ def open_pop3(settings: ConnectionSettings) -> poplib.POP3:
     if settings.security == 'none':
         return poplib.POP3(settings.host, settings.port, timeout=settings.timeout)
     return tls.open_verified(
-        settings, lambda context: _open_tls(settings, context), _drop)
+        settings, lambda context: _open_tls(settings, context), drop)
 
 
 def _open_tls(settings: ConnectionSettings, context: ssl.SSLContext) -> poplib.POP3:
@@ -34,7 +34,7 @@ def _open_tls(settings: ConnectionSettings, context: ssl.SSLContext) -> poplib.P
     try:
         _start_tls(conn, settings, context)
     except BaseException:
-        _drop(conn)
+        drop(conn)
         raise
     return conn
 
@@ -53,7 +53,7 @@ def _capabilities(conn: poplib.POP3) -> dict:
         return {}  # a server without CAPA (RFC 2449) has no STLS either
 
 
-def _drop(conn: poplib.POP3) -> None:
+def drop(conn: poplib.POP3) -> None:
     """Close the socket without a word to the server (no QUIT: no deletion)."""
     with contextlib.suppress(OSError):  # already closed by the other side
         conn.close()
@@ -82,6 +82,12 @@ def uidl_listing(conn: poplib.POP3) -> list[tuple[int, str | None]]:
             for number, uidl in (line.split(maxsplit=1) for line in lines)]
 
 
+def sizes(conn: poplib.POP3) -> dict[int, int]:
+    """{message number: size in bytes} for every message in the maildrop (LIST)."""
+    _, lines, _ = conn.list()
+    return {int(number): int(size) for number, size in (line.split()[:2] for line in lines)}
+
+
 def retrieve(conn: poplib.POP3, number: int) -> bytes:
     """The message's bytes as the server sends them, dot-stuffing undone
     (poplib does that), lines ended by CRLF as on the wire."""
@@ -101,4 +107,4 @@ def quit(conn: poplib.POP3) -> None:
     try:
         conn.quit()
     finally:
-        _drop(conn)
+        drop(conn)

@@ -1,22 +1,26 @@
-"""Fetching that never loses nor duplicates a message (stock's cron, our fetch).
+"""Incoming mail servers: stock's cron and "Fetch Now" run mail_router's fetch.
 
-For each message: take its bytes without setting a flag, process it (the
-routing pipeline quarantines what it cannot route), record where we are, COMMIT,
-and only then flag it \\Seen (IMAP) or delete it (POP3, at QUIT). A crash before
-the commit leaves no trace and the message comes again; a crash after it leaves
-the routing log entry, so the message comes again and is skipped as a duplicate.
+The exactly-once loop is fetching.drain (commit each message, then flag or
+delete it; one message never stops the mailbox). This model gives it what
+only Odoo has: the connection (with the login hooks of the OAuth2 modules),
+the pipeline (message_process), the transaction, where fetching stands
+(mail.router.mailbox.state, mail.router.pop3.uidl), and the server's health;
+around it, the lock per server, the time budget and the failure alert.
 """
 # pylint: disable=invalid-commit
 # Committing after each message is the point of this module (as stock's fetch_mail does).
 import contextlib
+import functools
 import logging
 import time
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import config, split_every
+from odoo.tools import config
 
 from ..fetching import errors, imap, pop3
+from ..fetching.drain import Limits, drain
+from ..fetching.mailboxes import ImapFolder, Pop3Maildrop
 from ..fetching.settings import ConnectionSettings
 
 _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
@@ -32,6 +36,7 @@ DEFAULT_PORTS = {("imap", "ssl"): 993, ("imap", "starttls"): 143, ("imap", "none
 LOCK_CLASS = 0x6D726673
 ALERT_PARAMETER = "mail_router.fetch_failure_alert_threshold"
 DEFAULT_ALERT_THRESHOLD = 3
+MEGABYTE = 1024 * 1024
 
 
 class FetchmailServer(models.Model):
@@ -51,16 +56,34 @@ class FetchmailServer(models.Model):
     timeout = fields.Integer("Timeout (s)", default=60, required=True)
     folder = fields.Char("IMAP Folder", default="INBOX", required=True)
     batch_size = fields.Integer(default=50, required=True, help="Messages fetched per round trip.")
+    batch_megabytes = fields.Integer(
+        "Batch Size (MB)", default=20, required=True,
+        help="Bytes fetched per round trip, at most: a batch holds fewer messages when they are large "
+             "(a single larger message is fetched alone).")
+    max_message_megabytes = fields.Integer(
+        "Largest Message (MB)", default=50, required=True,
+        help="A larger message is not fetched: it stays on the mail server, neither flagged nor deleted, "
+             "and the Health tab names it. Fetch it with a mail client, or raise this limit.")
     last_success_date = fields.Datetime("Last Successful Fetch", readonly=True)
     last_error = fields.Text(readonly=True)
     last_error_date = fields.Datetime(readonly=True)
     consecutive_failures = fields.Integer(readonly=True)
     last_fetch_count = fields.Integer("Messages in Last Fetch", readonly=True)
+    left_count = fields.Integer(
+        "Left on the Server in Last Fetch", readonly=True,
+        help="Messages the last fetch left on the mail server, neither flagged nor deleted: too large, "
+             "or their processing failed. The log names each (grep fetchmail).")
+    last_left_message = fields.Char("Last Message Left", readonly=True)
+    last_left_reason = fields.Text("Why It Was Left", readonly=True)
+    last_left_date = fields.Datetime("Left On", readonly=True)
     mailbox_state_ids = fields.One2many("mail.router.mailbox.state", "server_id", readonly=True)
 
     _sql_constraints = [
         ("timeout_positive", "CHECK(timeout > 0)", "The timeout must be positive."),
         ("batch_size_positive", "CHECK(batch_size > 0)", "The batch size must be positive."),
+        ("batch_megabytes_positive", "CHECK(batch_megabytes > 0)", "The batch size in MB must be positive."),
+        ("max_message_megabytes_positive", "CHECK(max_message_megabytes > 0)",
+         "The largest message size must be positive."),
     ]
 
     # ------------------------------------------------------------------
@@ -115,7 +138,7 @@ class FetchmailServer(models.Model):
                 imap.login_with(connection, self._imap_login)
             return connection
         connection = pop3.open_pop3(settings)
-        with _closed_on_error(connection, lambda conn: conn.close()):
+        with _closed_on_error(connection, pop3.drop):
             pop3.login_pop3(connection, self.user, self.sudo().password)
         return connection
 
@@ -192,10 +215,7 @@ class FetchmailServer(models.Model):
                 return 0, False
             _logger.info("fetchmail: start checking for new emails on %s server %s", self.server_type, self.name)
             try:
-                if self._get_connection_type() == "imap":
-                    count, more = server._mail_router_fetch_imap(deadline)
-                else:
-                    count, more = server._mail_router_fetch_pop3(deadline)
+                report = server._mail_router_drain(deadline)
             except Exception as exc:  # the server's health records every failure
                 self.env.cr.rollback()
                 message = errors.explain(exc, self._mail_router_settings())
@@ -207,11 +227,13 @@ class FetchmailServer(models.Model):
                                       server=self.name, error=message)) from exc
                 return 0, False
             server.write({"date": fields.Datetime.now(), "last_success_date": fields.Datetime.now(),
-                          "consecutive_failures": 0, "last_fetch_count": count})
+                          "consecutive_failures": 0, "last_fetch_count": report.received,
+                          "left_count": report.left})
             self.env.cr.commit()
-            _logger.info("fetchmail: fetched %d email(s) on %s server %s%s", count, self.server_type, self.name,
-                         "; more left for the next run" if more else "")
-            return count, more
+            _logger.info("fetchmail: fetched %d email(s) on %s server %s%s%s", report.received, self.server_type,
+                         self.name, f"; {report.left} left on the server" if report.left else "",
+                         "; more left for the next run" if report.more else "")
+            return report.received, report.more
 
     @contextlib.contextmanager
     def _mail_router_lock(self):
@@ -228,71 +250,33 @@ class FetchmailServer(models.Model):
                 cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, self.id])
             cr.close()
 
+    def _mail_router_drain(self, deadline):
+        """The exactly-once loop (fetching.drain) over this server's folder or maildrop."""
+        limits = Limits(count=self.batch_size, batch_bytes=self.batch_megabytes * MEGABYTE,
+                        max_message_bytes=self.max_message_megabytes * MEGABYTE)
+        if self._get_connection_type() == "imap":
+            State = self.env["mail.router.mailbox.state"]
+            mailbox = ImapFolder(self.connect, self.folder, State._checkpoint(self, self.folder))
+            store = functools.partial(State._store, self, self.folder)
+        else:
+            Uidl = self.env["mail.router.pop3.uidl"]
+            mailbox = Pop3Maildrop(self.connect, Uidl._checkpoint(self))
+            store = functools.partial(Uidl._store, self)
+        with mailbox:
+            return drain(mailbox, _Intake(self, store, mailbox.checkpoint), limits, deadline)
+
     def _mail_router_receive(self, raw):
         """Route one fetched message; the pipeline keeps what it cannot route."""
         self.env["mail.thread"].message_process(
             self.object_id.model, raw, save_original=self.original, strip_attachments=not self.attach)
 
-    def _mail_router_fetch_imap(self, deadline):
-        connection = self.connect()
-        try:
-            uidvalidity = imap.select_folder(connection, self.folder)
-            state = self.env["mail.router.mailbox.state"]._for(self, self.folder)
-            if state.uidvalidity == uidvalidity:
-                uids, resume_after = imap.uids_after(connection, state.last_uid), None
-            else:
-                # First fetch of this folder, or its UIDs were renumbered: stock's
-                # unseen messages, then on by UID from the highest one there now.
-                resume_after = imap.highest_uid(connection)
-                uids = imap.unseen_uids(connection)
-            count = 0
-            for batch in split_every(self.batch_size, uids):
-                if time.monotonic() >= deadline:
-                    return count, True
-                fetched = imap.fetch_raw(connection, batch)
-                for _uid, raw in fetched:
-                    self._mail_router_receive(raw)
-                    self.env.cr.commit()
-                    count += 1
-                imap.mark_seen(connection, [uid for uid, _raw in fetched])
-                # Only after the flags, and committed with what comes next: a crash before
-                # fetches the batch again, the ledger skips it and it gets flagged then.
-                if resume_after is None and fetched:
-                    state.last_uid = fetched[-1][0]
-            if resume_after is not None:
-                state.write({"uidvalidity": uidvalidity, "last_uid": resume_after})
-                self.env.cr.commit()
-            return count, False
-        finally:
-            imap.close(connection)
-
-    def _mail_router_fetch_pop3(self, deadline):
-        """POP3 deletes only at QUIT: one session per batch, each message deleted after
-        its commit. UIDLs already committed are deleted again without processing."""
-        Uidl = self.env["mail.router.pop3.uidl"]
-        count = 0
-        while True:
-            connection = self.connect()
-            with _closed_on_error(connection, lambda conn: conn.close()):
-                listing = pop3.uidl_listing(connection)
-                done_uidls = Uidl._prune(self, {uidl for _number, uidl in listing if uidl})
-                in_session, more = 0, False
-                for number, uidl in listing:
-                    if uidl in done_uidls:
-                        pop3.delete(connection, number)
-                        continue
-                    if in_session >= self.batch_size or time.monotonic() >= deadline:
-                        more = True
-                        break
-                    self._mail_router_receive(pop3.retrieve(connection, number))
-                    if uidl:
-                        Uidl.create({"server_id": self.id, "uidl": uidl})
-                    self.env.cr.commit()
-                    pop3.delete(connection, number)
-                    count, in_session = count + 1, in_session + 1
-                pop3.quit(connection)
-            if not more or time.monotonic() >= deadline:
-                return count, more
+    def _mail_router_leave(self, message, reason, error):
+        """A message the fetch leaves on the server (neither flagged nor deleted): in the
+        log, with the traceback of what its processing raised, and in the Health tab."""
+        _logger.error("fetchmail: %s server %s: %s left on the server, neither flagged nor deleted: %s",
+                      self.server_type, self.name, message, reason, exc_info=error)
+        self.write({"last_left_message": message, "last_left_reason": reason,
+                    "last_left_date": fields.Datetime.now()})
 
     def _mail_router_record_failure(self, message):
         failures = self.consecutive_failures + 1
@@ -317,6 +301,31 @@ class FetchmailServer(models.Model):
             "recipient_ids": [(6, 0, admins.ids)],
             "auto_delete": True,
         })
+
+
+class _Intake:
+    """What drain() calls back during one run of one server: the pipeline, this
+    cursor's transaction, the checkpoint's storage (``store``) and the Health tab."""
+
+    def __init__(self, server, store, checkpoint):
+        self.server = server
+        self.store = store
+        self.stored = checkpoint
+
+    def receive(self, raw):
+        self.server._mail_router_receive(raw)
+
+    def commit(self, checkpoint):
+        if checkpoint != self.stored:
+            self.store(checkpoint)
+        self.server.env.cr.commit()
+        self.stored = checkpoint
+
+    def rollback(self):
+        self.server.env.cr.rollback()
+
+    def leave(self, message, reason, error):
+        self.server._mail_router_leave(message, reason, error)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,9 @@ class MailRouterLedger(models.Model):
     """The Message-IDs of every incoming mail processed, once each: exactly once.
 
     The unique key, not a SELECT, makes it hold across processes: the second of two
-    transactions claiming the same id waits for the first, then finds it claimed.
+    transactions claiming the same id waits for the first; when the first commits, the
+    second fails to serialize (Odoo's transactions are REPEATABLE READ), and its retry, in
+    a new transaction, finds the id taken.
     """
 
     _name = "mail.router.ledger"
@@ -41,7 +43,10 @@ class MailRouterLedger(models.Model):
                ON CONFLICT (message_id) DO NOTHING
                RETURNING id""",
             {"id": message_id, "server": self.env.context.get("default_fetchmail_server_id"),
-             "uid": self.env.uid})
+             "uid": self.env.uid},
+            # A concurrent claim that committed first is a serialization failure here
+            # (REPEATABLE READ): the fetcher retries the mail, which is then a duplicate.
+            log_exceptions=False)
         return bool(self.env.cr.fetchone())
 
     @api.model

@@ -1,6 +1,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from odoo.addons.mail_router.fetching.mailboxes import ImapCheckpoint, Pop3Checkpoint
 from odoo.addons.mail_router.hooks import post_init_hook
 
 
@@ -48,3 +49,21 @@ class TestFetchmailServerSettings(TransactionCase):
         draft.connection_security = "starttls"
         draft._onchange_connection_security()
         self.assertEqual((draft.port, draft.is_ssl), (110, False))
+
+    def test_uids_and_uidvalidity_up_to_two_to_the_32(self):
+        highest = 2**32 - 1
+        State = self.env["mail.router.mailbox.state"]
+        server = self.server()
+        State._store(server, "INBOX", ImapCheckpoint(highest, highest - 1))
+        State.invalidate_model()
+        self.assertEqual(State._checkpoint(server, "INBOX"), ImapCheckpoint(highest, highest - 1))
+        self.env.cr.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name"
+                            " = 'mail_router_mailbox_state' AND column_name IN ('uidvalidity', 'last_uid')")
+        self.assertEqual(dict(self.env.cr.fetchall()), {"uidvalidity": "bigint", "last_uid": "bigint"})
+
+    def test_pop3_checkpoint_is_stored_as_processed_and_left_uidls(self):
+        Uidl = self.env["mail.router.pop3.uidl"]
+        server = self.server(server_type="pop")
+        Uidl._store(server, Pop3Checkpoint(done=frozenset({"a", "b"}), left=frozenset({"c"})))
+        Uidl._store(server, Pop3Checkpoint(done=frozenset({"b"}), left=frozenset({"c", "d"})))
+        self.assertEqual(Uidl._checkpoint(server), Pop3Checkpoint(done=frozenset({"b"}), left=frozenset({"c", "d"})))

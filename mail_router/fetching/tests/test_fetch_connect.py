@@ -30,7 +30,8 @@ def fetch_all_imap(server, conn_settings):
         encrypted = isinstance(conn.sock, ssl.SSLSocket)
         imap.login(conn, server.user, server.password)
         imap.select_folder(conn, 'INBOX')
-        return encrypted, [raw for _, raw in imap.fetch_raw(conn, imap.uids_after(conn, 0))]
+        messages = imap.fetch_raw(conn, [item.uid for item in imap.listing(conn, 0)]).messages
+        return encrypted, list(messages.values())
     finally:
         imap.close(conn)
 

@@ -5,9 +5,12 @@ from hypothesis import strategies as st
 
 from fetching.errors import FolderMissing
 from fetching.imap import (
+    MAX_UID,
+    Fetched,
+    Listed,
     close,
     fetch_raw,
-    highest_uid,
+    listing,
     login,
     mailbox_name,
     mark_seen,
@@ -15,8 +18,6 @@ from fetching.imap import (
     parse_fetch,
     select_folder,
     uid_set,
-    uids_after,
-    unseen_uids,
 )
 from testsupport.messages import sample_message
 
@@ -25,100 +26,118 @@ def append_messages(dovecot, count):
     return dovecot.append_all('INBOX', map(sample_message, range(count)))
 
 
-def test_uids_after_lists_the_new_uids_in_order(dovecot, imap_conn):
-    uids = append_messages(dovecot, 4)
+def uids(listed):
+    return [item.uid for item in listed]
+
+
+def test_listing_gives_the_new_uids_in_order_with_their_sizes(dovecot, imap_conn):
+    appended = append_messages(dovecot, 4)
     select_folder(imap_conn, 'INBOX')
-    assert uids_after(imap_conn, 0) == uids
-    assert uids_after(imap_conn, uids[1]) == uids[2:]
+    assert listing(imap_conn, 0) == [Listed(uid, len(sample_message(index)), False)
+                                     for index, uid in enumerate(appended)]
+    assert uids(listing(imap_conn, appended[1])) == appended[2:]
 
 
-def test_uids_after_drops_the_highest_uid_that_star_adds(dovecot, imap_conn):
-    uids = append_messages(dovecot, 2)
+def test_listing_drops_the_highest_uid_that_star_adds(dovecot, imap_conn):
+    appended = append_messages(dovecot, 2)
     select_folder(imap_conn, 'INBOX')
     # The quirk itself, as the server shows it: 'n:*' names the highest UID even below n.
-    assert imap_conn.uid('SEARCH', 'UID', f'{uids[-1] + 1}:*') == ('OK', [str(uids[-1]).encode()])
-    assert uids_after(imap_conn, uids[-1]) == []
-    assert uids_after(imap_conn, uids[-1] + 100) == []
+    assert imap_conn.uid('SEARCH', 'UID', f'{appended[-1] + 1}:*') == ('OK', [str(appended[-1]).encode()])
+    assert listing(imap_conn, appended[-1]) == []
+    assert listing(imap_conn, appended[-1] + 100) == []
 
 
-def test_highest_uid(dovecot, imap_conn):
+def test_listing_an_empty_folder(imap_conn):
     select_folder(imap_conn, 'INBOX')
-    assert highest_uid(imap_conn) == 0
-    uids = append_messages(dovecot, 3)
+    assert listing(imap_conn, 0) == []
+
+
+def test_listing_after_the_highest_possible_uid_sends_nothing(imap_conn):
     select_folder(imap_conn, 'INBOX')
-    assert highest_uid(imap_conn) == uids[-1]
+    commands_before = imap_conn.tagnum
+    assert listing(imap_conn, MAX_UID) == []
+    assert imap_conn.tagnum == commands_before  # MAX_UID + 1 would be a BAD command
+
+
+def test_uids_and_uidvalidity_above_two_to_the_31(dovecot, imap_conn):
+    validity = dovecot.change_uidvalidity('INBOX', MAX_UID)
+    dovecot.raise_next_uid('INBOX', MAX_UID - 9)
+    appended = append_messages(dovecot, 2)
+    assert appended == [MAX_UID - 9, MAX_UID - 8]
+    assert select_folder(imap_conn, 'INBOX') == validity == 2**32 - 1
+    assert uids(listing(imap_conn, 0)) == appended
+    assert uids(listing(imap_conn, appended[0])) == appended[1:]
+    assert fetch_raw(imap_conn, appended).messages == {uid: sample_message(index) for index, uid in enumerate(appended)}
+    mark_seen(imap_conn, appended)
+    assert dovecot.flags('INBOX') == {uid: {r'\Seen'} for uid in appended}
 
 
 def test_mail_that_came_after_select_shows_at_the_next_select(dovecot, imap_conn):
     select_folder(imap_conn, 'INBOX')
     uid = dovecot.append('INBOX', sample_message(1))
-    assert uids_after(imap_conn, 0) == []
+    assert listing(imap_conn, 0) == []
     select_folder(imap_conn, 'INBOX')
-    assert uids_after(imap_conn, 0) == [uid]
+    assert uids(listing(imap_conn, 0)) == [uid]
 
 
-def test_a_message_read_in_webmail_first_is_still_new(dovecot, imap_conn):
-    read = dovecot.append('INBOX', sample_message(1), flags=[r'\Seen'])
-    select_folder(imap_conn, 'INBOX')
-    assert uids_after(imap_conn, 0) == [read]
-    assert fetch_raw(imap_conn, [read]) == [(read, sample_message(1))]
-
-
-def test_unseen_uids_skips_the_seen(dovecot, imap_conn):
+def test_listing_tells_the_seen(dovecot, imap_conn):
     unseen = dovecot.append('INBOX', sample_message(1))
-    dovecot.append('INBOX', sample_message(2), flags=[r'\Seen'])
-    also_unseen = dovecot.append('INBOX', sample_message(3), flags=[r'\Flagged'])
+    seen = dovecot.append('INBOX', sample_message(2), flags=[r'\Seen'])
+    flagged = dovecot.append('INBOX', sample_message(3), flags=[r'\Flagged', r'\Answered'])
     select_folder(imap_conn, 'INBOX')
-    assert unseen_uids(imap_conn) == [unseen, also_unseen]
+    assert [(item.uid, item.seen) for item in listing(imap_conn, 0)] == [(unseen, False), (seen, True),
+                                                                        (flagged, False)]
+    assert fetch_raw(imap_conn, [seen]).messages == {seen: sample_message(2)}
 
 
 def test_fetch_raw_returns_the_exact_bytes_and_sets_no_flag(dovecot, imap_conn):
     originals = {dovecot.append('INBOX', sample_message(index, size=50_000)):
                  sample_message(index, size=50_000) for index in range(3)}
     select_folder(imap_conn, 'INBOX')
-    assert fetch_raw(imap_conn, originals) == sorted(originals.items())
+    assert fetch_raw(imap_conn, originals) == Fetched(originals, ())
     assert dovecot.flags('INBOX') == {uid: set() for uid in originals}
 
 
 def test_fetch_raw_takes_one_round_trip_per_batch(dovecot, imap_conn):
-    uids = append_messages(dovecot, 120)
+    appended = append_messages(dovecot, 120)
     select_folder(imap_conn, 'INBOX')
     commands_before = imap_conn.tagnum
-    fetched = fetch_raw(imap_conn, uids)
+    fetched = fetch_raw(imap_conn, appended)
     assert imap_conn.tagnum - commands_before == 1
-    assert fetched == [(uid, sample_message(index)) for index, uid in enumerate(uids)]
+    assert fetched.messages == {uid: sample_message(index) for index, uid in enumerate(appended)}
 
 
 def test_fetch_raw_of_nothing_sends_nothing(imap_conn):
     select_folder(imap_conn, 'INBOX')
     commands_before = imap_conn.tagnum
-    assert fetch_raw(imap_conn, []) == []
+    assert fetch_raw(imap_conn, []) == Fetched({}, ())
     assert imap_conn.tagnum == commands_before
 
 
 def test_fetch_raw_leaves_out_uids_no_longer_there(dovecot, imap_conn):
-    uids = append_messages(dovecot, 2)
+    appended = append_messages(dovecot, 2)
     select_folder(imap_conn, 'INBOX')
-    assert fetch_raw(imap_conn, [uids[0], uids[1] + 1]) == [(uids[0], sample_message(0))]
+    assert fetch_raw(imap_conn, [appended[0], appended[1] + 1]) == Fetched({appended[0]: sample_message(0)}, ())
 
 
 def test_fetch_raw_ignores_flag_changes_made_by_another_client(dovecot, imap_conn, imaps_settings):
-    uids = append_messages(dovecot, 2)
+    appended = append_messages(dovecot, 2)
     select_folder(imap_conn, 'INBOX')
     other = open_imap(imaps_settings)
     login(other, dovecot.user, dovecot.password)
     select_folder(other, 'INBOX')
-    mark_seen(other, uids)
+    mark_seen(other, appended)
     close(other)
     # Our session hears of those flags now, in FETCH responses of their own.
-    assert fetch_raw(imap_conn, uids) == [(uid, sample_message(index)) for index, uid in enumerate(uids)]
+    expected = {uid: sample_message(index) for index, uid in enumerate(appended)}
+    assert fetch_raw(imap_conn, appended) == Fetched(expected, ())
 
 
 def test_mark_seen_sets_seen_on_those_uids_only(dovecot, imap_conn):
-    uids = append_messages(dovecot, 3)
+    appended = append_messages(dovecot, 3)
     select_folder(imap_conn, 'INBOX')
-    mark_seen(imap_conn, uids[:2])
-    assert dovecot.flags('INBOX') == {uids[0]: {r'\Seen'}, uids[1]: {r'\Seen'}, uids[2]: set()}
+    mark_seen(imap_conn, appended[:2])
+    assert dovecot.flags('INBOX') == {appended[0]: {r'\Seen'}, appended[1]: {r'\Seen'}, appended[2]: set()}
 
 
 def test_close_expunges_nothing(dovecot, imap_conn):
@@ -134,7 +153,7 @@ def test_another_folder(dovecot, imap_conn):
     in_inbox = dovecot.append('INBOX', sample_message(1))
     in_folder = dovecot.append('Archive/2024', sample_message(2))
     assert select_folder(imap_conn, 'Archive/2024') == dovecot.uidvalidity('Archive/2024')
-    assert fetch_raw(imap_conn, uids_after(imap_conn, 0)) == [(in_folder, sample_message(2))]
+    assert fetch_raw(imap_conn, uids(listing(imap_conn, 0))).messages == {in_folder: sample_message(2)}
     mark_seen(imap_conn, [in_folder])
     assert dovecot.flags('Archive/2024') == {in_folder: {r'\Seen'}}
     assert dovecot.flags('INBOX') == {in_inbox: set()}
@@ -169,7 +188,13 @@ def test_parse_fetch_finds_the_uid_after_the_body_too():
     # Some servers put UID after the literal; imaplib then gives it as the next item.
     data = [(b'1 (BODY[] {3}', b'abc'), b' UID 7)', b'2 (FLAGS (\\Seen))',
             (b'3 (UID 9 BODY[] {2}', b'de'), b')']
-    assert list(parse_fetch(data)) == [(7, b'abc'), (9, b'de')]
+    assert parse_fetch(data) == Fetched({7: b'abc', 9: b'de'}, ())
+
+
+def test_parse_fetch_keeps_what_it_cannot_read():
+    # A body that is no literal, a literal without UID: not skipped silently.
+    data = [b'1 (UID 7 BODY[] NIL)', (b'2 (BODY[] {3}', b'abc'), b')', (b'3 (UID 9 BODY[] {2}', b'de'), b')']
+    assert parse_fetch(data) == Fetched({9: b'de'}, (b'1 (UID 7 BODY[] NIL)', b'2 (BODY[] {3}'))
 
 
 def expand(sequence_set: str) -> set[int]:

@@ -48,7 +48,7 @@ def test_a_cut_mid_fetch_raises_at_once(watchdog, dovecot, messages, imaps_proxy
     # Nothing was flagged, and the next connection gets every message.
     assert dovecot.flags('INBOX') == {uid: set() for uid in messages}
     conn = selected_inbox(conn_settings, dovecot)
-    assert imap.fetch_raw(conn, messages) == list(zip(messages, MESSAGES, strict=False))
+    assert imap.fetch_raw(conn, messages).messages == dict(zip(messages, MESSAGES, strict=True))
     imap.close(conn)
 
 
@@ -87,7 +87,7 @@ def test_an_imap_session_kicked_by_the_server(dovecot, messages, imaps_settings)
     conn = selected_inbox(imaps_settings, dovecot)
     dovecot.kick()
     with pytest.raises(imaplib.IMAP4.abort) as raised:
-        imap.uids_after(conn, 0)
+        imap.listing(conn, 0)
     assert "was cut" in explain(raised.value, imaps_settings)
     imap.close(conn)
 

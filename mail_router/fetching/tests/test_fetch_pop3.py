@@ -77,3 +77,16 @@ def test_a_deletion_without_quit_does_not_happen(dovecot, many_messages, pop3_co
     pop3_conn.close()  # the connection is lost before QUIT
     assert set(dovecot.flags('INBOX')) == set(many_messages)
 
+
+
+@pytest.fixture
+def small_and_big(dovecot):
+    raws = [sample_message(1), BIG_MESSAGE]
+    dovecot.append_all('INBOX', raws)
+    return raws
+
+
+def test_sizes_are_those_of_the_bytes_retrieved(small_and_big, pop3_conn):
+    raws = small_and_big
+    assert pop3.sizes(pop3_conn) == {1: len(raws[0]), 2: len(raws[1])}
+    assert [len(pop3.retrieve(pop3_conn, number)) for number in (1, 2)] == [len(raw) for raw in raws]

@@ -1,0 +1,180 @@
+"""The exactly-once fetch loop, for any mailbox (IMAP folder, POP3 maildrop).
+
+For each message: take its bytes without setting a flag, hand them to the
+receiver, COMMIT, and only then acknowledge it on the server (\\Seen, or
+DELE). The checkpoint (where fetching stands) passes a batch only once the
+batch is acknowledged, and is committed with the next commit: a crash before
+the commit leaves no trace and the message comes again; a crash after it
+leaves the receiver's ledger entry, so the message comes again, is skipped as
+a duplicate and acknowledged then.
+
+Containment: whatever one message does, the loop goes on. A message whose
+processing raises (twice), one larger than the limit (never fetched) and one
+the server listed but did not return are left on the server, neither flagged
+nor deleted, each named to the receiver (``leave``), and the checkpoint passes
+them: every message passed is committed by the receiver or named.
+"""
+import time
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+# Processing that raises is tried once more, in a new transaction: when another
+# process commits the same mail at that moment (one mail sent to two of our
+# mailboxes), the first try fails on the ledger (PostgreSQL's serialization
+# failure) and the second finds the mail processed: a duplicate, acknowledged.
+RECEIVE_TRIES = 2
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A message waiting on the server: ``key`` names it (an IMAP UID, a POP3
+    UIDL), ``size`` is its size in bytes as the server announces it."""
+    key: Hashable
+    size: int
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """In place of the bytes of a message that the server listed but did not
+    give: why."""
+    reason: str
+
+
+class Mailbox(Protocol):
+    """A folder or maildrop, with where fetching stands in it (``checkpoint``,
+    a value the receiver stores and gives back at the next run)."""
+
+    checkpoint: object
+
+    def pending(self) -> Sequence[Pending]:
+        """The messages to take, in the order to take them."""
+
+    def fetch(self, keys: Sequence[Hashable]) -> Iterator[tuple[Hashable, bytes | Unreadable]]:
+        """Each of ``keys``, in order, with its bytes exactly as stored; no flag set."""
+
+    def acknowledge(self, keys: Sequence[Hashable]) -> None:
+        """Mark these messages done on the server: \\Seen (IMAP), deleted (POP3)."""
+
+    def passed(self, acknowledged: Sequence[Hashable], left: Sequence[Hashable]) -> None:
+        """Move ``checkpoint`` past a batch: these were acknowledged, those left."""
+
+    def name(self, key: Hashable) -> str:
+        """The message as an administrator finds it: 'UID 7 in folder INBOX'."""
+
+
+class Receiver(Protocol):
+    """What the loop calls back: the caller's processing and its transaction."""
+
+    def receive(self, raw: bytes) -> None:
+        """Process one message in the current transaction (may raise)."""
+
+    def commit(self, checkpoint: object) -> None:
+        """Store ``checkpoint`` and commit the transaction."""
+
+    def rollback(self) -> None:
+        """Undo what the current transaction did since the last commit."""
+
+    def leave(self, message: str, reason: str, error: Exception | None) -> None:
+        """``message`` stays on the server, neither flagged nor deleted, for
+        ``reason`` (``error``: what processing raised). Say so where an
+        administrator looks; the loop commits right after."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    count: int               # messages per batch
+    batch_bytes: int         # bytes fetched per batch, unless a single message is larger
+    max_message_bytes: int   # a larger message is not fetched at all
+
+    def too_large(self, item: Pending) -> bool:
+        return item.size > self.max_message_bytes
+
+
+@dataclass
+class Report:
+    received: int = 0        # processed and committed
+    left: int = 0            # left on the server, named to the receiver
+    more: bool = False       # the deadline came first: messages wait for the next run
+
+
+def batches(pending: Iterable[Pending], limits: Limits) -> Iterator[list[Pending]]:
+    """``pending`` in order, cut into batches of at most ``limits.count``
+    messages and ``limits.batch_bytes`` bytes to fetch (a message larger than
+    that alone). A message too large to fetch weighs nothing."""
+    batch, size = [], 0
+    for item in pending:
+        weight = 0 if limits.too_large(item) else item.size
+        if batch and (len(batch) >= limits.count or size + weight > limits.batch_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += weight
+    if batch:
+        yield batch
+
+
+def drain(mailbox: Mailbox, receiver: Receiver, limits: Limits, deadline: float) -> Report:
+    """Take every pending message of ``mailbox``, batch by batch, until done
+    or ``deadline`` (time.monotonic()) has come; then commit the checkpoint.
+    Raises only what the server, the connection or a commit raise."""
+    report = Report()
+    for batch in batches(mailbox.pending(), limits):
+        if time.monotonic() >= deadline:
+            report.more = True
+            break
+        acknowledged, left = _take(mailbox, receiver, batch, limits)
+        mailbox.acknowledge(acknowledged)
+        mailbox.passed(acknowledged, left)
+        report.received += len(acknowledged)
+        report.left += len(left)
+    receiver.commit(mailbox.checkpoint)
+    return report
+
+
+@dataclass(frozen=True)
+class Left:
+    """Why a message stays on the server; ``error``: what its processing raised."""
+    reason: str
+    error: Exception | None = None
+
+
+def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
+          limits: Limits) -> tuple[list[Hashable], list[Hashable]]:
+    """Process one batch, each message committed; returns (keys received, keys left)."""
+    acknowledged, left = [], []
+    for item in batch:
+        if limits.too_large(item):
+            _leave(mailbox, receiver, item.key, Left(
+                f"{item.size} bytes, more than the largest message fetched ({limits.max_message_bytes} bytes)"))
+            left.append(item.key)
+    for key, raw in mailbox.fetch([item.key for item in batch if not limits.too_large(item)]):
+        why = _process(receiver, raw)
+        if why is None:
+            receiver.commit(mailbox.checkpoint)
+            acknowledged.append(key)
+        else:
+            _leave(mailbox, receiver, key, why)
+            left.append(key)
+    return acknowledged, left
+
+
+def _process(receiver: Receiver, raw: bytes | Unreadable) -> Left | None:
+    """None once ``raw`` is processed (not yet committed); else why it is left,
+    each try rolled back."""
+    if isinstance(raw, Unreadable):
+        return Left(f"the server did not give its bytes: {raw.reason}")
+    error = None
+    for _try in range(RECEIVE_TRIES):
+        try:
+            receiver.receive(raw)
+            return None
+        except Exception as exc:  # containment: one message never stops the mailbox
+            receiver.rollback()
+            error = exc
+    return Left(f"processing raised {type(error).__name__}: {error}", error)
+
+
+def _leave(mailbox: Mailbox, receiver: Receiver, key: Hashable, why: Left) -> None:
+    receiver.leave(mailbox.name(key), why.reason, why.error)
+    receiver.commit(mailbox.checkpoint)
