@@ -14,6 +14,7 @@
         "views/mail_router_log_views.xml",
         "views/mail_router_quarantine_views.xml",
         "views/mail_router_menus.xml",
+        "views/res_config_settings_views.xml",
     ],
     "post_init_hook": "post_init_hook",
 }

@@ -1,3 +1,4 @@
+from . import base
 from . import fetchmail_server
 from . import mail_alias_domain
 from . import mail_message
@@ -10,3 +11,4 @@ from . import mail_router_pop3_uidl
 from . import mail_router_quarantine
 from . import mail_thread
 from . import res_company
+from . import res_config_settings

@@ -1,7 +1,6 @@
 import base64
 import logging
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -56,6 +55,9 @@ class MailRouterLog(models.Model):
     alias_id = fields.Many2one("mail.alias", ondelete="set null")
     mail_message_id = fields.Many2one("mail.message", "Created Message", ondelete="set null")
     bounce_sent = fields.Boolean(help="The sender was told the mail reached no one.")
+    authentication = fields.Char(
+        "Sender Authentication", help="What the trusted receiving servers (mail_router.trusted_authserv_ids) "
+                                      "said of the From address, in their Authentication-Results.")
     duration_ms = fields.Integer("Duration (ms)")
     raw = fields.Binary(help="The message exactly as received, kept when it was neither posted nor quarantined.")
 
@@ -65,8 +67,7 @@ class MailRouterLog(models.Model):
         Every value comes from the mail's parsed headers or an error: made storable."""
         targets = decision.targets
         server_id = self.env.context.get("default_fetchmail_server_id")
-        decision = replace(decision, matched=decision.matched and storable(decision.matched),
-                           reason=storable(decision.reason))
+        decision = decision.storable()
         log = self.create({
             "fetchmail_server_id": server_id,
             "message_id": mail.message_id,
@@ -82,6 +83,7 @@ class MailRouterLog(models.Model):
             "alias_id": next((t.alias_id for t in targets if t.alias_id), False),
             "mail_message_id": posted.id if posted else False,
             "bounce_sent": bounce_sent,
+            "authentication": decision.authentication,
             "duration_ms": round((time.monotonic() - started) * 1000),
             "raw": raw and base64.b64encode(raw),
         })

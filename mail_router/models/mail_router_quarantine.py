@@ -20,6 +20,8 @@ class MailRouterQuarantine(models.Model):
     subject = fields.Char()
     reason = fields.Char(required=True)
     error = fields.Text(help="The exception raised while processing, if any.")
+    authentication = fields.Char(
+        "Sender Authentication", help="What the trusted receiving servers said of the From address.")
     fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming Server", ondelete="set null")
     state = fields.Selection(
         [("pending", "Pending"), ("routed", "Routed"), ("discarded", "Discarded")],
@@ -29,7 +31,9 @@ class MailRouterQuarantine(models.Model):
     def _keep(self, raw, mail, decision, error, quarantined=None):
         """Quarantine ``raw`` with the decision's reason; a retried entry is updated.
         The raw bytes go to an attachment as they are; the text fields are made storable."""
-        values = {"reason": storable(decision.reason), "error": error and storable(error)}
+        decision = decision.storable()
+        values = {"reason": decision.reason, "error": error and storable(error),
+                  "authentication": decision.authentication}
         if quarantined:
             quarantined.write(values)
             return quarantined

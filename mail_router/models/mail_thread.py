@@ -36,6 +36,7 @@ from .routing_lookup import RoutingLookup
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
 
 SECRET_PARAMETER = "mail_router.message_id_secret"
+TRUSTED_AUTHSERV_PARAMETER = "mail_router.trusted_authserv_ids"
 REPLY_STAGES = ("in_reply_to", "references")
 # message_route hands its Decision to message_process through the message dict,
 # so that message_route overrides of other modules stay in the call chain.
@@ -49,6 +50,10 @@ def raw_bytes(message):
     if isinstance(message, str):
         return message.encode("utf-8")
     return bytes(message)
+
+
+def comma_separated(value):
+    return tuple(filter(None, (item.strip() for item in value.split(","))))
 
 
 def quarantined_for(what, exc):
@@ -327,12 +332,15 @@ class MailThread(models.AbstractModel):
         domains = self.env["mail.alias.domain"].sudo().search([])  # pylint: disable=no-search-all
         catchall = tuple(filter(None, domains.mapped("catchall_email")))
         bounce = tuple(filter(None, domains.mapped("bounce_email")))
-        allowed = self.env["ir.config_parameter"].sudo().get_param("mail.catchall.domain.allowed") or ""
+        parameters = self.env["ir.config_parameter"].sudo()
+        allowed = parameters.get_param("mail.catchall.domain.allowed") or ""
+        trusted = parameters.get_param(TRUSTED_AUTHSERV_PARAMETER) or ""
         return RoutingConfig(
             alias_domains=tuple(domains.mapped("name")),
             catchall_addresses=catchall,
             bounce_addresses=bounce,
             loop_addresses=catchall + bounce + tuple(filter(None, domains.mapped("default_from_email"))),
             default_model=default_model or None,
-            local_part_domains=tuple(filter(None, (domain.strip() for domain in allowed.split(",")))),
+            local_part_domains=comma_separated(allowed),
+            trusted_authserv_ids=comma_separated(trusted),
         )

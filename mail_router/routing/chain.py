@@ -11,7 +11,7 @@ first and auto-replies stopped before anything could create a record:
     in_reply_to     a stored message, or a validly signed id of our form
     references      the same, newest id first
     auto_reply      auto-generated mail that replies to no thread is dropped
-    record_address  alias+<res_id>[-<signature>]@domain
+    record_address  alias+<res_id>[-<signature>]@domain, catchall+<model>-<res_id>-<signature>@domain
     alias           alias@domain: a new record, or the alias's forced thread
     catchall        the server's default model, or quarantine
 
@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .headers import IncomingMail, base_address, split_address
+from .authentication import Verdict, verdict
+from .headers import IncomingMail, base_address, split_address, storable
 from .hygiene import bounce_recipient, is_loop
-from .message_id import MessageIdCodec, parse_plus_tag
+from .message_id import MessageIdCodec, parse_catchall_tag, parse_plus_tag
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,13 @@ class Decision:
     # auto-generated). The ORM layer still requires a known partner and no
     # such bounce to them in the last 24 hours.
     bounce_sender: bool = False
+    # what our trusted servers said of From (authentication.Verdict.reason); None: not checked
+    authentication: str | None = None
+
+    def storable(self) -> 'Decision':
+        """The decision with its texts made storable (reasons may quote an exception)."""
+        return replace(self, matched=self.matched and storable(self.matched), reason=storable(self.reason),
+                       authentication=self.authentication and storable(self.authentication))
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,9 @@ class RoutingConfig:
     # stock's mail.catchall.domain.allowed: when set, a local-part alias
     # (incoming_local) matches only on these domains and the alias domains
     local_part_domains: tuple[str, ...] = ()
+    # authserv-ids of our receiving servers (mail_router.trusted_authserv_ids): when
+    # set, a sender is known to a record only if they authenticated their From
+    trusted_authserv_ids: tuple[str, ...] = ()
 
 
 class Lookup(Protocol):
@@ -96,6 +107,7 @@ class Facts:
     threads: Mapping[str, Target]           # stored messages among In-Reply-To and References
     aliases: tuple[Alias, ...]              # what aliases_for() returned
     addressed: tuple[tuple[str, Alias], ...]  # (recipient, alias) for each alias a recipient reaches
+    sender: Verdict | None                  # what our servers say of From; None: not checked
 
 
 Stage = Callable[[Facts, Lookup, MessageIdCodec], Decision | None]
@@ -113,13 +125,12 @@ def decide(mail: IncomingMail, lookup: Lookup, codec: MessageIdCodec,
         threads=lookup.threads_by_message_ids(message_ids) if message_ids else {},
         aliases=aliases,
         addressed=_addressed_aliases(mail.recipients, aliases, config),
+        sender=verdict(mail.authentication_results, config.trusted_authserv_ids, mail.from_email),
     )
-    for stage in STAGES:
-        decision = stage(facts, lookup, codec)
-        if decision is not None:
-            return decision
-    # catchall always decides; this keeps decide() total whatever STAGES holds
-    return Decision('quarantine', (), None, 'no stage matched')
+    decision = next(filter(None, (stage(facts, lookup, codec) for stage in STAGES)),
+                    # catchall always decides; this keeps decide() total whatever STAGES holds
+                    Decision('quarantine', (), None, 'no stage matched'))
+    return replace(decision, authentication=facts.sender and facts.sender.reason)
 
 
 # -- the stages, in the order of STAGES -------------------------------------
@@ -161,24 +172,18 @@ def auto_reply(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision 
 
 def record_address(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     sender = facts.mail.from_email
-    for recipient in facts.mail.recipients:
-        local, tag, domain = split_address(recipient)
-        record_tag = parse_plus_tag(tag) if tag else None
-        if record_tag is None:
-            continue
-        res_id, signature = record_tag
-        for found in _matching(facts.aliases, f'{local}@{domain}', facts.config):
-            model = found.model
-            signed = signature is not None and codec.check_record(model, res_id, signature)
-            if not (signed or (sender and lookup.sender_known_to(model, res_id, sender))):
-                # Checked before existence: a guesser learns nothing about which ids exist.
-                return Decision('quarantine', (), recipient,
-                                f'the plus address {recipient} is not validly signed and the sender '
-                                f'{sender or "(none)"} is unknown to {model},{res_id}')
-            if lookup.record_exists(model, res_id):
-                why = 'validly signed' if signed else f'from {sender}, known to the record'
-                return Decision('record_address', (Target(model, res_id, found.id),), recipient,
-                                f'record address {recipient} ({why}): {model},{res_id}')
+    for recipient, model, res_id, signature, alias_id in _record_addresses(facts):
+        signed = signature is not None and codec.check_record(model, res_id, signature)
+        # Checked before existence: a guesser learns nothing about which ids exist.
+        if signature is not None and not signed:
+            return Decision('quarantine', (), recipient, f'the plus address {recipient} is not validly signed '
+                                                         f'for {model},{res_id}: a wrong signature never routes')
+        if not signed and (refusal := _unknown_sender(facts, lookup, model, res_id, recipient)):
+            return Decision('quarantine', (), recipient, refusal)
+        if lookup.record_exists(model, res_id):
+            why = 'validly signed' if signed else f'from {sender}, known to the record'
+            return Decision('record_address', (Target(model, res_id, alias_id),), recipient,
+                            f'record address {recipient} ({why}): {model},{res_id}')
     return None
 
 
@@ -243,6 +248,36 @@ def _thread(message_ids: Iterable[str], facts: Facts, lookup: Lookup,
         target = stored or (Target(*decoded) if decoded else None)
         if target is not None and lookup.record_exists(target.model, target.res_id):
             return message_id, target, 'a stored message' if stored else 'a validly signed id (no stored message)'
+    return None
+
+
+def _record_addresses(facts: Facts) -> Iterable[tuple[str, str, int, str | None, int | None]]:
+    """(recipient, model, res_id, signature or None, alias id) for each recipient that
+    names a record: 'alias+<id>[-<signature>]' on an alias of its model, or
+    'catchall+<model>-<id>-<signature>' (always signed)."""
+    for recipient in facts.mail.recipients:
+        local, tag, domain = split_address(recipient)
+        if not tag:
+            continue
+        if _among(f'{local}@{domain}', facts.config.catchall_addresses):
+            if (catchall_tag := parse_catchall_tag(tag)) is not None:
+                yield recipient, *catchall_tag, None
+            continue
+        if (record_tag := parse_plus_tag(tag)) is not None:
+            for found in _matching(facts.aliases, f'{local}@{domain}', facts.config):
+                yield recipient, found.model, *record_tag, found.id
+
+
+def _unknown_sender(facts: Facts, lookup: Lookup, model: str, res_id: int, recipient: str) -> str | None:
+    """Why the sender of mail to an unsigned record address may not post on the
+    record; None when they may: known to it, and authenticated if our servers are
+    trusted to say so."""
+    sender = facts.mail.from_email
+    address = f'the plus address {recipient} is not validly signed'
+    if facts.sender is not None and not facts.sender.authenticated:
+        return f'{address} and {facts.sender.reason}'
+    if not (sender and lookup.sender_known_to(model, res_id, sender)):
+        return f'{address} and the sender {sender or "(none)"} is unknown to {model},{res_id}'
     return None
 
 

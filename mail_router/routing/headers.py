@@ -46,6 +46,7 @@ class IncomingMail:
     to: tuple[str, ...]             # Delivered-To and To only: a forward is decided on these (stock: To > Cc)
     subject: str
     auto: str | None                # hygiene.classify: 'bounce', 'auto_reply', 'list' or None
+    authentication_results: tuple[str, ...] = ()  # RFC 8601 header values, topmost first
 
 
 def read_mail(raw: bytes) -> tuple[Message | None, IncomingMail, str | None]:
@@ -83,6 +84,7 @@ def incoming_mail(msg: Message, raw: bytes) -> IncomingMail:
         to=to,
         subject=storable(' '.join(decode_words(subjects[0]).split())) if subjects else '',
         auto=classify(msg, from_email, recipients),
+        authentication_results=tuple(map(storable, header_values(msg, 'Authentication-Results'))),
     )
 
 

@@ -10,7 +10,8 @@ clients change case.
 
     Message-ID   <purchase.order-123-1702500000-3f9a1c0b7e-9c1e4b7a2d3f8e60@example.com>
                   model          id  unix time  nonce      signature        domain
-    plus address purchase+123-5b0e8d2c41f7a9e3@example.com
+    plus address purchase+123-5b0e8d2c41f7a9e3@example.com                 (an alias of the model)
+                 catchall+purchase.order-123-5b0e8d2c41f7a9e3@example.com  (a model without alias)
 
 The domain is not signed: an alias domain may be renamed and replies to older
 mail must still route. The purpose ('msgid:' or 'plus:') is signed, so a
@@ -32,6 +33,8 @@ _MESSAGE_ID = re.compile(
     rf'-(?:0|[1-9][0-9]*)-[0-9a-f]{{{NONCE_HEX}}})'
     rf'-(?P<signature>[0-9a-f]{{{SIGNATURE_HEX}}})@[^<>@\s]+>')
 _PLUS_TAG = re.compile(rf'(?P<res_id>[1-9][0-9]*)(?:-(?P<signature>[0-9a-f]{{{SIGNATURE_HEX}}}))?')
+_CATCHALL_TAG = re.compile(
+    rf'(?P<model>{MODEL_PATTERN})-(?P<res_id>[1-9][0-9]*)-(?P<signature>[0-9a-f]{{{SIGNATURE_HEX}}})')
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,13 @@ class MessageIdCodec:
         return self._verify('plus', f'{model}-{res_id}', signature)
 
     def record_address_tag(self, model: str, res_id: int) -> str:
-        """The plus tag of a record address: 'alias+<this>@domain'."""
+        """The plus tag of a record address on an alias of `model`: 'alias+<this>@domain'."""
         return f'{res_id}-{self.sign_record(model, res_id)}'
+
+    def catchall_address_tag(self, model: str, res_id: int) -> str:
+        """The plus tag of a record address on the catchall, for a model without an
+        alias: 'catchall+<this>@domain'; the model is named, and signed with the id."""
+        return f'{model}-{self.record_address_tag(model, res_id)}'
 
     def _sign(self, purpose: str, body: str) -> str:
         digest = hmac.new(self.secret, f'{purpose}:{body}'.encode(), hashlib.sha256)
@@ -86,6 +94,13 @@ class MessageIdCodec:
         # Bytes, so that any text compares (in constant time) instead of raising.
         return hmac.compare_digest(self._sign(purpose, body).encode(),
                                    signature.lower().encode('utf-8', 'replace'))
+
+
+def parse_catchall_tag(tag: str) -> tuple[str, int, str] | None:
+    """(model, res_id, signature) of a catchall record tag 'purchase.order-123-<signature>';
+    None for any other tag."""
+    match = _CATCHALL_TAG.fullmatch(tag.strip().lower())
+    return (match['model'], int(match['res_id']), match['signature']) if match else None
 
 
 def parse_plus_tag(tag: str) -> tuple[int, str | None] | None:

@@ -6,6 +6,7 @@ from . import test_message_id
 from . import test_posting
 from . import test_purchase_end_to_end
 from . import test_quarantine
+from . import test_record_reply_address
 from . import test_routing_log
 from . import test_routing_stages
 from . import test_storable_text

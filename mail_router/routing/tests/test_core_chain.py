@@ -163,9 +163,8 @@ CASES = {
     'plus address, unsigned, sender known to the record':
         (mail(to=['purchase+123@example.com']), CONFIG, 'record_address',
          (Target('purchase.order', 123, 1),), 'purchase+123@example.com'),
-    'plus address, bad signature, sender known to the record':
-        (mail(to=[f'purchase+{BAD_TAG}@example.com']), CONFIG, 'record_address',
-         (Target('purchase.order', 123, 1),), f'purchase+{BAD_TAG}@example.com'),
+    'plus address, bad signature, even from a sender known to the record':
+        (mail(to=[f'purchase+{BAD_TAG}@example.com']), CONFIG, 'quarantine', (), f'purchase+{BAD_TAG}@example.com'),
     'plus address, unsigned, sender unknown':
         (mail(to=['purchase+123@example.com'], sender='stranger@x.org'), WITH_DEFAULT, 'quarantine', (),
          'purchase+123@example.com'),
