@@ -4,6 +4,7 @@ Suites:
   core     pytest on the Odoo-free packages (routing, fetching), no database
   addon    the Odoo tests of mail_router and test_mail_router, on a fresh database
   compat   Odoo's own test_mail (all of it) with mail_router installed
+  neighbours  the tests of the OCA fetchmail modules (requirements-oca-neighbours.txt) with mail_router
   system   pytest tests that drive Odoo from outside (install/uninstall, ...)
 
 Odoo exits 0 when a test tag matches no test, so each Odoo suite checks what ran.
@@ -14,6 +15,7 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,9 @@ LOGS = REPO / ".data" / "test-logs"
 COMPAT_TESTS = "/test_mail"
 COMPAT_TEST_COUNT = 483
 EXPECTED_COMPAT_FAILURES = REPO / "scripts" / "compat_expected_failures.txt"
+OCA_REQUIREMENTS = REPO / "requirements-oca-neighbours.txt"
+OCA_ADDONS = REPO / ".data" / "oca-addons"
+NEIGHBOUR_TEST_COUNT = 30
 SUMMARY_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 FAILURE_RE = re.compile(r" ERROR \S+ (odoo\.addons\.[\w.]+): (?:FAIL|ERROR): (?:Subtest )?(\S+)")
 STARTED_RE = re.compile(r" odoo\.addons\.(\w+)\.tests\.[\w.]+: Starting ")
@@ -87,7 +92,7 @@ def pytest_suite(name, paths, tmp, env=None):
     return outcome
 
 
-def odoo_suite(name, database, tmp, modules, tags, expect_modules, extra_args=()):
+def odoo_suite(name, database, tmp, modules, tags, expect_modules, extra_addons=()):
     """Install ``modules`` on a fresh database and run the tests selected by ``tags``."""
     outcome = Outcome(name)
     dbname = f"test_{name}"
@@ -95,7 +100,7 @@ def odoo_suite(name, database, tmp, modules, tags, expect_modules, extra_args=()
     command = odoo_command(
         database, dbname, f"--init={modules}", "--test-enable", f"--test-tags={tags}",
         "--stop-after-init", "--log-level=info", f"--http-port={pgcluster.free_port()}",
-        "--max-cron-threads=0", *extra_args, data_dir=Path(tmp) / "odoo-data",
+        "--max-cron-threads=0", data_dir=Path(tmp) / "odoo-data", extra_addons=extra_addons,
     )
     print(f"== {name}: odoo -i {modules} --test-tags {tags} (log: {log_path})", flush=True)
     code = run_logged(command, log_path)
@@ -163,6 +168,37 @@ def compat_suite(database, tmp):
     return result
 
 
+def oca_neighbours():
+    """The OCA modules of requirements-oca-neighbours.txt, installed (once per version of
+    that file) from PyPI with --no-deps into .data/oca-addons: (addons folder, module names)."""
+    wanted = OCA_REQUIREMENTS.read_text()
+    modules = tuple(line.split("==")[0].removeprefix("odoo-addon-") for line in wanted.splitlines()
+                    if line.strip() and not line.startswith("#"))
+    stamp = OCA_ADDONS / ".installed"
+    if not (stamp.exists() and stamp.read_text() == wanted):
+        shutil.rmtree(OCA_ADDONS, ignore_errors=True)
+        subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--no-deps", "--target", str(OCA_ADDONS),
+                        "-r", str(OCA_REQUIREMENTS)], check=True, stderr=subprocess.DEVNULL)
+        stamp.write_text(wanted)
+    return OCA_ADDONS / "odoo" / "addons", modules
+
+
+def neighbours_suite(database, tmp):
+    """The tests of the OCA fetchmail neighbours (demo data on) with mail_router installed:
+    all must pass."""
+    folder, modules = oca_neighbours()
+    outcome, _text, failing = odoo_suite(
+        "neighbours", database, tmp, ",".join(("mail_router", *modules)), ",".join(f"/{m}" for m in modules),
+        expect_modules=modules, extra_addons=(folder,))
+    outcome.problems.extend(f"failed: {test}" for test in sorted(failing))
+    if not outcome.problems and outcome.passed + outcome.failed != NEIGHBOUR_TEST_COUNT:
+        outcome.fail(f"{outcome.passed + outcome.failed} tests of the OCA neighbours ran, "
+                     f"expected {NEIGHBOUR_TEST_COUNT}")
+    if module_state(database, "test_neighbours", "mail_router") != "installed":
+        outcome.fail("mail_router is not installed in the neighbours database")
+    return outcome
+
+
 def core_suite(_database, tmp):
     return pytest_suite("core", [], tmp)
 
@@ -172,8 +208,9 @@ def system_suite(database, tmp):
     return pytest_suite("system", ["systemtests"], tmp, env=env)
 
 
-SUITES = {"core": core_suite, "addon": addon_suite, "compat": compat_suite, "system": system_suite}
-NEEDS_DATABASE = ("addon", "compat", "system")
+SUITES = {"core": core_suite, "addon": addon_suite, "compat": compat_suite, "neighbours": neighbours_suite,
+          "system": system_suite}
+NEEDS_DATABASE = ("addon", "compat", "neighbours", "system")
 
 
 def database_context(chosen):

@@ -69,6 +69,10 @@ class FetchmailServer(models.Model):
     last_error_date = fields.Datetime(readonly=True)
     consecutive_failures = fields.Integer(readonly=True)
     last_fetch_count = fields.Integer("Messages in Last Fetch", readonly=True)
+    fetch_unfinished = fields.Boolean(
+        "More Left for the Next Run", readonly=True,
+        help="The last run reached its time budget before this server's mailbox was done: the "
+             "scheduled action runs again at once and goes on.")
     left_count = fields.Integer(
         "Left on the Server in Last Fetch", readonly=True,
         help="Messages the last fetch left on the mail server, neither flagged nor deleted: too large, "
@@ -168,22 +172,23 @@ class FetchmailServer(models.Model):
 
     @api.model
     def _fetch_mails(self):
-        servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])._mail_router_fetchable()
+        servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])
+        # Through fetch_mail, as stock: what other modules add to it (the extra folders of
+        # OCA's fetchmail_attach_from_folder) runs from the cron too.
         deadline = time.monotonic() + self._mail_router_time_budget()
-        done = unfinished = 0
-        for server in servers:
-            if time.monotonic() >= deadline:
-                unfinished += 1
-                continue
-            count, more = server._mail_router_fetch(deadline, raise_exception=False)
-            done, unfinished = done + count, unfinished + more
+        servers.with_context(mail_router_deadline=deadline).fetch_mail(raise_exception=False)
+        fetched = servers._mail_router_fetchable()
         # remaining > 0 makes the cron run again at once: a huge mailbox goes on there.
-        self.env["ir.cron"]._notify_progress(done=done, remaining=unfinished)
+        self.env["ir.cron"]._notify_progress(done=sum(fetched.mapped("last_fetch_count")),
+                                             remaining=len(fetched.filtered("fetch_unfinished")))
         return True
 
     def fetch_mail(self, raise_exception=True):
-        deadline = time.monotonic() + self._mail_router_time_budget()
+        deadline = self.env.context.get("mail_router_deadline") or time.monotonic() + self._mail_router_time_budget()
         for server in self._mail_router_fetchable():
+            if time.monotonic() >= deadline:
+                server.fetch_unfinished = True  # its turn comes at the next run, at once
+                continue
             server._mail_router_fetch(deadline, raise_exception=raise_exception)
         return True
 
@@ -202,7 +207,7 @@ class FetchmailServer(models.Model):
         return limit * 0.75 if limit > 0 else 600
 
     def _mail_router_fetch(self, deadline, raise_exception):
-        """Fetch this server under its lock; returns (messages processed, unfinished)."""
+        """Fetch this server under its lock; the Health tab says how it went."""
         self.ensure_one()
         server = self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id)
         # As stock, this commits (after each message); commit the caller's work first, so
@@ -212,7 +217,7 @@ class FetchmailServer(models.Model):
             if not locked:
                 _logger.info("fetchmail: %s server %s is being fetched by another run: skipped",
                              self.server_type, self.name)
-                return 0, False
+                return
             _logger.info("fetchmail: start checking for new emails on %s server %s", self.server_type, self.name)
             try:
                 report = server._mail_router_drain(deadline)
@@ -225,15 +230,14 @@ class FetchmailServer(models.Model):
                 if raise_exception:
                     raise UserError(self.env._("Couldn't get your emails from %(server)s: %(error)s",
                                       server=self.name, error=message)) from exc
-                return 0, False
+                return
             server.write({"date": fields.Datetime.now(), "last_success_date": fields.Datetime.now(),
                           "consecutive_failures": 0, "last_fetch_count": report.received,
-                          "left_count": report.left})
+                          "left_count": report.left, "fetch_unfinished": report.more})
             self.env.cr.commit()
             _logger.info("fetchmail: fetched %d email(s) on %s server %s%s%s", report.received, self.server_type,
                          self.name, f"; {report.left} left on the server" if report.left else "",
                          "; more left for the next run" if report.more else "")
-            return report.received, report.more
 
     @contextlib.contextmanager
     def _mail_router_lock(self):
@@ -281,7 +285,7 @@ class FetchmailServer(models.Model):
     def _mail_router_record_failure(self, message):
         failures = self.consecutive_failures + 1
         self.write({"last_error": message, "last_error_date": fields.Datetime.now(),
-                    "consecutive_failures": failures})
+                    "consecutive_failures": failures, "last_fetch_count": 0, "fetch_unfinished": False})
         threshold = int(self.env["ir.config_parameter"].sudo().get_param(ALERT_PARAMETER, DEFAULT_ALERT_THRESHOLD))
         if failures == threshold:
             self._mail_router_alert_administrators(message)
