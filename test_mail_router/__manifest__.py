@@ -5,6 +5,8 @@
     "category": "Hidden",
     "license": "LGPL-3",
     "author": "mail_router contributors",
-    "depends": ["mail_router", "purchase"],
+    # The seed's models (spec, "Models That Support Email Routing"), installed once for
+    # the end-to-end tests; the bridges mail_router_sale, _purchase, _account follow (auto_install).
+    "depends": ["mail_router", "purchase", "sale_management", "crm", "project", "account", "hr_recruitment"],
     "data": ["security/ir.model.access.csv"],
 }

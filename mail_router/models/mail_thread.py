@@ -305,11 +305,37 @@ class MailThread(models.AbstractModel):
         """Stock's, with the address taken as text, not as a LIKE pattern: a sender
         named '%@%' must not count every record as one of theirs."""
         domain = super()._detect_loop_sender_domain(email_from_normalized)
+        if not email_from_normalized:  # email_normalize() found no address in From: nothing to escape
+            return domain
         return domain and [
             (leaf[0], leaf[1], escape_psql(leaf[2]))
             if isinstance(leaf, list | tuple) and leaf[1] in WILDCARD_OPERATORS and leaf[2] == email_from_normalized
             else leaf
             for leaf in domain]
+
+    # ------------------------------------------------------------------
+    # New records for the sender (mail_router_sale, mail_router_purchase)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _mail_router_create_for_sender(self, msg_dict, custom_values=None):
+        """message_new of a model whose ``partner_id`` is required (a quotation, an RFQ):
+        a new record for the sender, who authors the message and follows the record, so
+        its mails reach them. The sender is the partner the gateway found by the From
+        address (_routing_check_route: ``email_normalized``, an exact match), else a new
+        contact with From's name and address. Not mail.thread's message_new: it would
+        set no partner and name the record after the subject, over its sequence number."""
+        partner = self.env["res.partner"].browse(msg_dict.get("author_id"))
+        if not partner:
+            name, address = tools.parse_contact_from_email(msg_dict.get("email_from"))
+            partner = self.env["res.partner"].create({"name": name or address, "email": address})
+            msg_dict["author_id"] = partner.id  # message_post runs after message_new
+        # The salesperson or buyer is for people to choose, not the gateway's user (as
+        # crm.lead); only for this create, not for what the post of the mail creates.
+        record = self.with_context(default_user_id=False).create(
+            {"partner_id": partner.id, **(custom_values or {})}).with_env(self.env)
+        record.message_subscribe(partner_ids=partner.ids)
+        return record
 
     # ------------------------------------------------------------------
     # Configuration
