@@ -13,8 +13,13 @@
         "views/fetchmail_server_views.xml",
         "views/mail_router_log_views.xml",
         "views/mail_router_quarantine_views.xml",
+        "wizards/mail_router_quarantine_route_views.xml",
+        "wizards/mail_router_simulator_views.xml",
         "views/mail_router_menus.xml",
         "views/res_config_settings_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["mail_router/static/tests/tours/*.js"],
+    },
     "post_init_hook": "post_init_hook",
 }

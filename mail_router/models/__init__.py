@@ -10,5 +10,6 @@ from . import mail_router_mailbox_state
 from . import mail_router_pop3_uidl
 from . import mail_router_quarantine
 from . import mail_thread
+from . import mail_thread_manual_route
 from . import res_company
 from . import res_config_settings

@@ -9,6 +9,7 @@ around it, the lock per server, the time budget and the failure alert.
 """
 # pylint: disable=invalid-commit
 # Committing after each message is the point of this module (as stock's fetch_mail does).
+import ast
 import contextlib
 import functools
 import logging
@@ -81,6 +82,8 @@ class FetchmailServer(models.Model):
     last_left_reason = fields.Text("Why It Was Left", readonly=True)
     last_left_date = fields.Datetime("Left On", readonly=True)
     mailbox_state_ids = fields.One2many("mail.router.mailbox.state", "server_id", readonly=True)
+    routing_log_count = fields.Integer(compute="_compute_routing_counts")
+    quarantine_count = fields.Integer("Waiting in Quarantine", compute="_compute_routing_counts")
 
     _sql_constraints = [
         ("timeout_positive", "CHECK(timeout > 0)", "The timeout must be positive."),
@@ -93,6 +96,35 @@ class FetchmailServer(models.Model):
     # ------------------------------------------------------------------
     # Form
     # ------------------------------------------------------------------
+
+    def _compute_routing_counts(self):
+        logs = dict(self.env["mail.router.log"]._read_group(
+            [("fetchmail_server_id", "in", self.ids)], ["fetchmail_server_id"], ["__count"]))
+        waiting = dict(self.env["mail.router.quarantine"]._read_group(
+            [("fetchmail_server_id", "in", self.ids), ("state", "=", "pending")], ["fetchmail_server_id"], ["__count"]))
+        for server in self:
+            server.routing_log_count = logs.get(server, 0)
+            server.quarantine_count = waiting.get(server, 0)
+
+    def action_open_routing_log(self):
+        return self._mail_router_action("mail_router.mail_router_log_action")
+
+    def action_open_quarantine(self):
+        return self._mail_router_action("mail_router.mail_router_quarantine_action")
+
+    def action_open_simulator(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("mail_router.mail_router_simulator_action")
+        action["context"] = {"default_fetchmail_server_id": self.id}
+        return action
+
+    def _mail_router_action(self, xmlid):
+        """The window action ``xmlid`` on this server's entries."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        action["domain"] = [("fetchmail_server_id", "=", self.id)]
+        action["context"] = dict(ast.literal_eval(action.get("context") or "{}"), default_fetchmail_server_id=self.id)
+        return action
 
     @api.onchange("connection_security", "server_type")
     def _onchange_connection_security(self):

@@ -22,9 +22,28 @@ ROUTING_STAGES = [
     ("loop", "Loop"),
     ("auto_reply", "Auto-reply dropped"),
     ("throttled", "Throttled"),
+    ("manual", "Routed by hand"),
+    ("discarded", "Discarded by hand"),
 ]
 RETENTION_PARAMETER = "mail_router.log_retention_days"
 DEFAULT_RETENTION_DAYS = 90
+NOTIFIED_ENTRIES = 10  # a notification names at most this many mails, then counts the others
+
+
+def mail_thread_models(records):
+    """Selection of the models that take mail: where a mail may be routed."""
+    found = records.env["ir.model"].sudo().search([("is_mail_thread", "=", True), ("transient", "=", False)])
+    return [(model.model, model.name) for model in found]
+
+
+def notification(title, message, kind):
+    """A client action showing ``message`` on screen, then reloading the view behind it."""
+    return {
+        "type": "ir.actions.client",
+        "tag": "display_notification",
+        "params": {"title": title, "message": message, "type": kind, "sticky": kind != "success",
+                   "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+    }
 
 
 class MailRouterLog(models.Model):
@@ -60,6 +79,17 @@ class MailRouterLog(models.Model):
                                       "said of the From address, in their Authentication-Results.")
     duration_ms = fields.Integer("Duration (ms)")
     raw = fields.Binary(help="The message exactly as received, kept when it was neither posted nor quarantined.")
+    target_record = fields.Reference(selection=mail_thread_models, compute="_compute_target_record",
+                                     string="Target", help="The (first) record the mail was routed to.")
+
+    @api.depends("mail_message_id", "target_model", "target_res_ids")
+    def _compute_target_record(self):
+        for entry in self:
+            posted = entry.mail_message_id
+            model, res_id = ((posted.model, str(posted.res_id)) if posted.model else
+                             ((entry.target_model or "").split(",")[0], (entry.target_res_ids or "").split(",")[0]))
+            exists = model in self.env and res_id.isdigit() and self.env[model].browse(int(res_id)).exists()
+            entry.target_record = f"{model},{res_id}" if exists else False
 
     @api.model
     def _record(self, mail, decision, started, posted=None, bounce_sent=False, error=None, raw=None):
@@ -97,14 +127,47 @@ class MailRouterLog(models.Model):
     def action_retry(self):
         """Route a mail that was dropped (bounce, loop, auto-reply, throttled) again,
         with today's configuration: a new entry says what happened this time."""
+        logs = self.browse()
         for entry in self:
             if not entry.raw:
                 raise UserError(self.env._(
                     "%(mail)s has no raw message to route again: only mail that was neither posted nor "
                     "quarantined keeps one (a quarantined mail is retried from the Mail Quarantine).",
                     mail=entry.display_name))
-            self.env["mail.thread"]._mail_router_retry(entry.raw_bytes(), entry.fetchmail_server_id)
-        return True
+            logs |= self.env["mail.thread"]._mail_router_retry(entry.raw_bytes(), entry.fetchmail_server_id)[0]
+        return logs._notification(self.env._("Routed again"))
+
+    def action_open_target(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_window", "res_model": self.target_record._name,
+                "res_id": self.target_record.id, "view_mode": "form", "target": "current"}
+
+    def action_open_message(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_window", "res_model": "mail.message",
+                "res_id": self.mail_message_id.id, "view_mode": "form", "target": "current"}
+
+    def action_simulate(self):
+        """The simulator on this mail, from the bytes the log or the quarantine kept."""
+        self.ensure_one()
+        quarantined = self.env["mail.router.quarantine"].search([("message_id", "=", self.message_id)], limit=1)
+        raw = self.raw_bytes() or (quarantined and quarantined.raw_bytes())
+        if not raw:
+            raise UserError(self.env._("%(mail)s was posted: its raw message is not kept.", mail=self.display_name))
+        return self.env["mail.router.simulator"]._action_open(raw, self.fetchmail_server_id, retry=True)
+
+    def _outcome(self):
+        if self.target_record and self.mail_message_id:
+            return self.env._("posted on %(record)s", record=self.target_record.display_name)
+        return f"{dict(ROUTING_STAGES)[self.stage]}: {self.reason}"
+
+    def _notification(self, title, hint=None):
+        """What these entries say happened, on screen; the view is reloaded to show it."""
+        lines = [f"{entry.subject or entry.message_id}: {entry._outcome()}" for entry in self[:NOTIFIED_ENTRIES]]
+        if len(self) > NOTIFIED_ENTRIES:
+            lines.append(self.env._("and %(count)s more (see the Routing Log)", count=len(self) - NOTIFIED_ENTRIES))
+        return notification(title, "\n".join(lines + ([hint] if hint else [])) or self.env._("Nothing to do."),
+                            "warning" if "quarantine" in self.mapped("stage") else "success")
 
     @api.model
     def _gc_routing_log(self):

@@ -1,9 +1,15 @@
 import base64
+import time
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import html2plaintext
 
-from ..routing.headers import storable
+from ..routing.chain import Decision
+from ..routing.headers import decode_words, header_values, read_mail, storable
+from .mail_thread_manual_route import ROUTE_TO_KEY
+
+PREVIEW_HEADERS = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To", "References")
 
 
 class MailRouterQuarantine(models.Model):
@@ -26,6 +32,23 @@ class MailRouterQuarantine(models.Model):
     state = fields.Selection(
         [("pending", "Pending"), ("routed", "Routed"), ("discarded", "Discarded")],
         default="pending", required=True, index=True)
+    preview_headers = fields.Text("Headers", compute="_compute_preview")
+    preview_body = fields.Text("Text", compute="_compute_preview")
+    preview_attachments = fields.Text("Attachments", compute="_compute_preview")
+
+    @api.depends("raw")
+    def _compute_preview(self):
+        for entry in self:
+            message, _mail, unreadable = read_mail(entry.raw_bytes())
+            if unreadable:
+                entry.update(preview_headers=unreadable, preview_body=False, preview_attachments=False)
+                continue
+            entry.preview_headers = "\n".join(
+                f"{name}: {storable(decode_words(value))}" for name in PREVIEW_HEADERS
+                for value in header_values(message, name))
+            entry.preview_body = storable(_body_text(message))
+            entry.preview_attachments = "\n".join(
+                _attachment_line(part) for part in message.iter_attachments()) or False
 
     @api.model
     def _keep(self, raw, mail, decision, error, quarantined=None):
@@ -48,13 +71,80 @@ class MailRouterQuarantine(models.Model):
 
     def retry(self):
         """Route the mail again, with today's configuration."""
-        for entry in self:
-            if entry.state != "pending":
-                raise UserError(self.env._("Only pending mail can be retried: %(mail)s is %(state)s.",
-                                           mail=entry.display_name, state=entry.state))
-            self.env["mail.thread"]._mail_router_retry(entry.raw_bytes(), entry.fetchmail_server_id, entry)
+        self._route_again()
         return True
 
+    def action_retry(self):
+        return self._route_again()._notification(self.env._("Retried"))
+
+    def _route_to(self, record):
+        """Post the mail on ``record``, through the gateway's pipeline: logged as a manual route."""
+        return self._route_again(**{ROUTE_TO_KEY: (record._name, record.id)})
+
+    def _route_again(self, **context):
+        """The routing log entries of routing each pending entry again."""
+        logs = self.env["mail.router.log"]
+        for entry in self:
+            if entry.state != "pending":
+                raise UserError(self.env._("Only pending mail can be routed again: %(mail)s is %(state)s.",
+                                           mail=entry.display_name, state=entry.state))
+            log, _thread_id = self.env["mail.thread"].with_context(**context)._mail_router_retry(
+                entry.raw_bytes(), entry.fetchmail_server_id, entry)
+            logs |= log
+        return logs
+
+    def action_route_to(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Route to..."),
+            "res_model": "mail.router.quarantine.route",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_quarantine_ids": self.ids},
+        }
+
     def action_discard(self):
-        self.write({"state": "discarded"})
-        return True
+        """Discard pending mail, a routing log line each; Restore undoes it."""
+        pending = self.filtered(lambda entry: entry.state == "pending")
+        pending.write({"state": "discarded"})
+        reason = f"discarded from the quarantine by {self.env.user.name}"
+        logs = self.env["mail.router.log"].union(*(entry._log("discarded", reason) for entry in pending))
+        return logs._notification(self.env._("Discarded"), self.env._(
+            "Restore them from the quarantine's Discarded filter to undo."))
+
+    def action_restore(self):
+        """Undo a discard: the mail waits in the quarantine again."""
+        discarded = self.filtered(lambda entry: entry.state == "discarded")
+        discarded.write({"state": "pending"})
+        reason = f"restored to the quarantine by {self.env.user.name}"
+        logs = self.env["mail.router.log"].union(*(entry._log("quarantine", reason) for entry in discarded))
+        return logs._notification(self.env._("Restored"))
+
+    def action_simulate(self):
+        self.ensure_one()
+        return self.env["mail.router.simulator"]._action_open(self.raw_bytes(), self.fetchmail_server_id, retry=True)
+
+    def _log(self, stage, reason):
+        """A routing log line for what an administrator did with this entry."""
+        self.ensure_one()
+        mail = read_mail(self.raw_bytes())[1]
+        Log = self.env["mail.router.log"].with_context(default_fetchmail_server_id=self.fetchmail_server_id.id)
+        return Log._record(mail, Decision(stage, (), None, reason), time.monotonic())
+
+
+def _body_text(message):
+    """The mail's text as a reader sees it: the plain part, else the HTML part as text.
+    Quarantined mail may name a charset Python does not know: its bytes are then read as UTF-8."""
+    body = message.get_body(preferencelist=("plain", "html"))
+    if body is None:
+        return ""
+    try:
+        text = body.get_content()
+    except (LookupError, UnicodeError, KeyError):
+        text = (body.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+    return html2plaintext(text) if body.get_content_subtype() == "html" else text
+
+
+def _attachment_line(part):
+    name = storable(part.get_filename() or "(unnamed)")
+    return f"{name} ({part.get_content_type()}, {len(part.get_payload(decode=True) or b'')} bytes)"

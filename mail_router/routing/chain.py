@@ -116,6 +116,14 @@ Stage = Callable[[Facts, Lookup, MessageIdCodec], Decision | None]
 def decide(mail: IncomingMail, lookup: Lookup, codec: MessageIdCodec,
            config: RoutingConfig) -> Decision:
     """Where `mail` goes: the Decision of the first stage of STAGES that decides."""
+    return trace(mail, lookup, codec, config)[-1][1]
+
+
+def trace(mail: IncomingMail, lookup: Lookup, codec: MessageIdCodec,
+          config: RoutingConfig) -> tuple[tuple[str, Decision | None], ...]:
+    """(stage name, its Decision or None) for each stage of STAGES run, in order, up
+    to the first that decides: the last item is the decision. The stages after it
+    are not run, as in the gateway; the routing simulator shows them as not reached."""
     message_ids = tuple(dict.fromkeys(mail.in_reply_to + mail.references))
     addresses = tuple(dict.fromkeys(mail.recipients + tuple(map(base_address, mail.recipients))))
     aliases = tuple(lookup.aliases_for(addresses)) if addresses else ()
@@ -127,10 +135,31 @@ def decide(mail: IncomingMail, lookup: Lookup, codec: MessageIdCodec,
         addressed=_addressed_aliases(mail.recipients, aliases, config),
         sender=verdict(mail.authentication_results, config.trusted_authserv_ids, mail.from_email),
     )
-    decision = next(filter(None, (stage(facts, lookup, codec) for stage in STAGES)),
-                    # catchall always decides; this keeps decide() total whatever STAGES holds
-                    Decision('quarantine', (), None, 'no stage matched'))
-    return replace(decision, authentication=facts.sender and facts.sender.reason)
+    authentication = facts.sender and facts.sender.reason
+    steps = []
+    for stage in STAGES:
+        decision = stage(facts, lookup, codec)
+        steps.append((stage.__name__, decision and replace(decision, authentication=authentication)))
+        if decision is not None:
+            return tuple(steps)
+    # catchall always decides; this keeps trace() total whatever STAGES holds
+    return (*steps, ('quarantine', Decision('quarantine', (), None, 'no stage matched',
+                                            authentication=authentication)))
+
+
+def looked_at(stage: str, mail: IncomingMail) -> str:
+    """What `stage` reads of `mail`, as the routing simulator shows it."""
+    recipients = ', '.join(mail.recipients) or '(no recipient)'
+    return {
+        'bounce': f'Content-Type, From {mail.from_email or "(none)"} and the recipients {recipients}',
+        'loop': f'From {mail.from_email or "(none)"}',
+        'in_reply_to': 'In-Reply-To ' + (' '.join(mail.in_reply_to) or '(none)'),
+        'references': 'References ' + (' '.join(mail.references[::-1]) or '(none)') + ', newest first',
+        'auto_reply': 'Auto-Submitted, X-Autoreply, Precedence and read-receipt headers',
+        'record_address': f'the plus addresses among {recipients}',
+        'alias': f'the aliases among {recipients}',
+        'catchall': f"{recipients} and the incoming mail server's default model",
+    }.get(stage, '')
 
 
 # -- the stages, in the order of STAGES -------------------------------------

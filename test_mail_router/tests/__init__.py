@@ -4,9 +4,13 @@ from . import test_hygiene
 from . import test_ledger
 from . import test_message_id
 from . import test_posting
-from . import test_purchase_end_to_end
 from . import test_quarantine
 from . import test_record_reply_address
 from . import test_routing_log
 from . import test_routing_stages
+from . import test_seed_models_end_to_end
 from . import test_storable_text
+from . import test_routing_simulator
+from . import test_quarantine_triage
+from . import test_operator_access
+from . import test_operator_browser

@@ -1,0 +1,17 @@
+from odoo import fields, models
+
+
+class MailRouterSimulatorStep(models.TransientModel):
+    """One stage of the routing chain, as the simulator ran it on a mail."""
+
+    _name = "mail.router.simulator.step"
+    _description = "Mail Routing Simulator Step"
+    _order = "sequence"
+
+    simulator_id = fields.Many2one("mail.router.simulator", required=True, ondelete="cascade")
+    sequence = fields.Integer()
+    stage = fields.Char(required=True)
+    looked_at = fields.Char()
+    outcome = fields.Selection(
+        [("decided", "Decided"), ("no_match", "No match"), ("not_reached", "Not reached")], required=True)
+    result = fields.Char(help="Why the stage decided as it did.")
