@@ -1,5 +1,5 @@
 # The two commands of mail_router (see README.md). Both set up what they need first.
-.PHONY: run test bootstrap lint bench
+.PHONY: run test bootstrap lint bench fuzz
 
 PYTHON_VENV := .venv/bin/python
 
@@ -16,7 +16,11 @@ PYLINT_ODOO := .venv/bin/pylint --rcfile=.pylintrc-odoo --disable=missing-readme
 
 lint: bootstrap
 	.venv/bin/ruff check .
-	$(PYLINT_ODOO) mail_router test_mail_router
+	$(PYLINT_ODOO) mail_router mail_router_sale mail_router_purchase mail_router_account test_mail_router
 
 bench: bootstrap
 	$(PYTHON_VENV) bench/bench_gateway.py
+
+# FUZZ_SEED=... FUZZ_CASES=... FUZZ_SECONDS=... (see scripts/run_fuzz.py)
+fuzz: bootstrap
+	$(PYTHON_VENV) scripts/run_fuzz.py

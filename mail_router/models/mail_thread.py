@@ -30,7 +30,7 @@ from ..routing.chain import Decision, RoutingConfig, decide
 from ..routing.headers import incoming_mail, read_mail, storable_values
 from ..routing.hygiene import bounce_refusal, classify
 from ..routing.message_id import MessageIdCodec
-from ..routing.mime import repair_unknown_charsets, repair_unreadable_headers
+from ..routing.mime import make_readable
 from .routing_lookup import RoutingLookup
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
@@ -209,9 +209,7 @@ class MailThread(models.AbstractModel):
     def _mail_router_route_and_post(self, message, mail, model, custom_values,
                                     save_original, strip_attachments, thread_id):
         """(Decision, thread id): parse, route, post, as stock's message_process."""
-        # stock's parsing raises on them
-        repair_unreadable_headers(message)
-        repair_unknown_charsets(message)
+        make_readable(message)  # stock's parsing raises on unknown charsets, types, unreadable headers...
         # Stock decodes headers with surrogate escapes, and keeps NUL: nothing that
         # reaches PostgreSQL may hold either.
         msg_dict = storable_values(self.message_parse(message, save_original=save_original))

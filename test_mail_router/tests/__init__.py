@@ -1,5 +1,7 @@
 from . import test_corpus
+from . import test_fuzz_pipeline
 from . import test_gateway_abuse
+from . import test_hostile_mail
 from . import test_hygiene
 from . import test_ledger
 from . import test_message_id
