@@ -314,3 +314,39 @@ class TestSeedModelsEndToEnd(TransactionCase):
         self.env.company.alias_domain_id = False
         create_purchase_alias(self.env)
         self.assertFalse(self.env["mail.alias"].search([("alias_name", "=", "purchase")]))
+
+    # ------------------------------------------------------------------
+    # Record reply addresses (mail_router.reply_to_style = record)
+    # ------------------------------------------------------------------
+
+    def test_rfq_with_record_reply_to_routes_without_thread_headers(self):
+        """The seed's purchase+123@: the RFQ carries it over SMTP; an answer that lost
+        every thread header and has its subject edited lands on the PO; the same address
+        with one character of its signature changed, from a stranger, does not."""
+        self.env["ir.config_parameter"].set_param("mail_router.reply_to_style", "record")
+        po = self.env["purchase.order"].create({
+            "partner_id": self.contact.id,
+            "order_line": [(0, 0, {"product_id": self.product.id, "product_qty": 100, "price_unit": 1.0})]})
+        _sent_message, sent = self.send_from(po, po.action_rfq_send())
+        name, address = email.utils.parseaddr(sent["Reply-To"])
+        codec = self.env["mail.thread"]._mail_router_codec()
+        self.assertEqual(address, f"purchase+{codec.record_address_tag('purchase.order', po.id)}@company.example")
+        self.assertIn(po.name, name, "the display name stays stock's")
+
+        def answer(to, sender, subject):
+            mail = EmailMessage()
+            mail["From"], mail["To"], mail["Subject"] = sender, to, subject
+            mail["Message-ID"] = email.utils.make_msgid(domain="vendor.example")
+            mail.set_content("Our prices, as asked.")
+            self.env["mail.thread"].sudo().message_process(False, mail.as_bytes(policy=policy.SMTP))
+            return self.env["mail.router.log"].search([], limit=1)
+
+        log = answer(address, f"{self.contact.name} <{self.contact.email}>", "Prices (edited subject)")
+        self.assertEqual(log.stage, "record_address")
+        self.assertIn("validly signed", log.reason)
+        self.assertIn("Prices (edited subject)", po.message_ids.mapped("subject"))
+        local, domain = address.split("@")
+        tampered = f"{local[:-1]}{'0' if local[-1] != '0' else '1'}@{domain}"
+        log = answer(tampered, "Mallory <mallory@elsewhere.example>", "Forged prices")
+        self.assertEqual(log.stage, "quarantine")
+        self.assertNotIn("Forged prices", po.message_ids.mapped("subject"))
