@@ -59,7 +59,9 @@ def read_mail(raw: bytes) -> tuple[Message | None, IncomingMail, str | None]:
     except Exception as exc:  # whatever the parser chokes on, the mail is still kept
         error = storable(f'{type(exc).__name__}: {exc}')
     try:
-        headers = BytesHeaderParser(policy=policy.SMTP).parsebytes(raw)
+        # compat32 keeps header values as text: reading them cannot raise (a Content-Type
+        # decoding to a lone surrogate makes the SMTP policy raise on the headers too)
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
     except Exception:  # not even the headers: the mail is known by its bytes
         headers = Message()
     return None, incoming_mail(headers, raw), error

@@ -105,3 +105,15 @@ class TestHostileMail(MailRouterCase):
         self.assertEqual((log.stage, log.error), ("alias", False))
         ticket = self.env["mail.router.test.ticket"].search([("name", "=", "No sender")])
         self.assertEqual(log.mail_message_id, self.assertOnChatter(ticket, "No sender"))
+
+    def test_a_content_type_decoding_to_a_lone_surrogate_is_kept_byte_for_byte(self):
+        # The email package reads Content-Type while it parses, and raises on it: the mail
+        # cannot be parsed; it is kept, known by its headers read as text.
+        raw = self.reply("surrogate-type", b"Content-Type: =?utf-7?q?+2AA-?=")
+        log = self.process(raw)
+        self.assertEqual(log.stage, "quarantine")
+        self.assertIn("cannot be parsed: UnicodeEncodeError", log.reason)
+        self.assertEqual((log.message_id, log.email_from), ("<surrogate-type@vendor.example>", "ann@vendor.example"))
+        kept = self.env["mail.router.quarantine"].search([("message_id", "=", log.message_id)])
+        self.assertEqual(kept.raw_bytes(), raw)
+        self.assertNotOnChatter(self.ticket, "surrogate-type")

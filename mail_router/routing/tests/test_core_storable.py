@@ -114,3 +114,12 @@ def test_a_header_that_cannot_be_read_is_rewritten_readable():
 def test_bounce_refusal(headers, refusal):
     message, mail, _error = read_mail(headers.encode() + b'\r\n\r\nbody\r\n')
     assert bounce_refusal(message, mail) == refusal
+
+
+def test_mail_whose_content_type_cannot_be_read_is_known_by_its_headers():
+    raw = (b'From: Ann <ann@vendor.example>\r\nTo: t@example.com\r\nMessage-ID: <m1@vendor.example>\r\n'
+           b'Content-Type: =?utf-7?q?+2AA-?=\r\n\r\nbody\r\n')
+    message, mail, error = read_mail(raw)
+    assert message is None and error.startswith('UnicodeEncodeError')
+    assert (mail.message_id, mail.from_email, mail.recipients) == ('<m1@vendor.example>', 'ann@vendor.example',
+                                                                   ('t@example.com',))
