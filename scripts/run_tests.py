@@ -76,8 +76,16 @@ def run_logged(command, log_path, env=None):
 def pytest_suite(name, paths, tmp, env=None):
     outcome = Outcome(name)
     report = Path(tmp) / f"{name}.xml"
-    command = [str(VENV_PYTHON), "-m", "pytest", "-q", f"--junitxml={report}", *paths]
-    code = subprocess.run(command, cwd=REPO, env=env, check=False).returncode
+    log_path = LOGS / f"{name}.log"
+    command = [str(VENV_PYTHON), "-m", "pytest", "-q", "-rfE", f"--junitxml={report}", *paths]
+    print(f"== {name}: pytest {' '.join(paths) or '(pytest.ini)'} (log: {log_path})", flush=True)
+    # Its output goes to its log, the lines that say what failed to the screen too: the
+    # suites run at the same time, and pytest's progress dots would run into the others' lines.
+    with open(log_path, "w") as log:
+        code = subprocess.run(command, cwd=REPO, env=env, check=False, stdout=log, stderr=subprocess.STDOUT).returncode
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            print(f"   {name}: {line}", flush=True)
     if not report.exists():
         outcome.fail(f"pytest exited {code} without a report")
         return outcome
