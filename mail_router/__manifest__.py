@@ -9,6 +9,7 @@
     "depends": ["mail"],
     "data": [
         "security/ir.model.access.csv",
+        "data/mail_router_secret_data.xml",
         "data/ir_cron_data.xml",
         "views/fetchmail_server_views.xml",
         "views/mail_router_log_views.xml",

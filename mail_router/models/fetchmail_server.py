@@ -23,6 +23,7 @@ from ..fetching import errors, imap, pop3
 from ..fetching.drain import Limits, drain
 from ..fetching.mailboxes import ImapFolder, Pop3Maildrop
 from ..fetching.settings import ConnectionSettings
+from .mail_mail import OUTBOX_KEY, Outbox
 
 _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
 
@@ -239,37 +240,59 @@ class FetchmailServer(models.Model):
         return limit * 0.75 if limit > 0 else 600
 
     def _mail_router_fetch(self, deadline, raise_exception):
-        """Fetch this server under its lock; the Health tab says how it went."""
+        """Fetch this server under its lock, then send the notifications of what it
+        fetched; the Health tab says how it went."""
         self.ensure_one()
-        server = self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id)
+        outbox = Outbox()
+        # The notifications of the fetched mail wait in the outbox, sent once the run is done.
+        server = self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id,
+                                   mail_notify_force_send=False, **{OUTBOX_KEY: outbox})
         # As stock, this commits (after each message); commit the caller's work first, so
         # that the rollback after a failure below takes back only this fetch's.
         self.env.cr.commit()
-        with self._mail_router_lock() as locked:
-            if not locked:
-                _logger.info("fetchmail: %s server %s is being fetched by another run: skipped",
-                             self.server_type, self.name)
-                return
-            _logger.info("fetchmail: start checking for new emails on %s server %s", self.server_type, self.name)
-            try:
-                report = server._mail_router_drain(deadline)
-            except Exception as exc:  # the server's health records every failure
-                self.env.cr.rollback()
-                message = errors.explain(exc, self._mail_router_settings())
-                _logger.warning("fetchmail: %s server %s failed: %s", self.server_type, self.name, message)
-                server._mail_router_record_failure(message)
-                self.env.cr.commit()
-                if raise_exception:
-                    raise UserError(self.env._("Couldn't get your emails from %(server)s: %(error)s",
-                                      server=self.name, error=message)) from exc
-                return
-            server.write({"date": fields.Datetime.now(), "last_success_date": fields.Datetime.now(),
-                          "consecutive_failures": 0, "last_fetch_count": report.received,
-                          "left_count": report.left, "fetch_unfinished": report.more})
+        try:
+            with self._mail_router_lock() as locked:
+                if locked:
+                    server._mail_router_fetch_locked(deadline, raise_exception)
+                else:
+                    _logger.info("fetchmail: %s server %s is being fetched by another run: skipped",
+                                 self.server_type, self.name)
+        finally:  # what was committed before a failure is notified too
+            self._mail_router_send_notifications(outbox)
+
+    def _mail_router_fetch_locked(self, deadline, raise_exception):
+        _logger.info("fetchmail: start checking for new emails on %s server %s", self.server_type, self.name)
+        try:
+            report = self._mail_router_drain(deadline)
+        except Exception as exc:  # the server's health records every failure
+            self.env.cr.rollback()
+            message = errors.explain(exc, self._mail_router_settings())
+            _logger.warning("fetchmail: %s server %s failed: %s", self.server_type, self.name, message)
+            self._mail_router_record_failure(message)
             self.env.cr.commit()
-            _logger.info("fetchmail: fetched %d email(s) on %s server %s%s%s", report.received, self.server_type,
-                         self.name, f"; {report.left} left on the server" if report.left else "",
-                         "; more left for the next run" if report.more else "")
+            if raise_exception:
+                raise UserError(self.env._("Couldn't get your emails from %(server)s: %(error)s",
+                                  server=self.name, error=message)) from exc
+            return
+        self.write({"date": fields.Datetime.now(), "last_success_date": fields.Datetime.now(),
+                    "consecutive_failures": 0, "last_fetch_count": report.received,
+                    "left_count": report.left, "fetch_unfinished": report.more})
+        self.env.cr.commit()
+        _logger.info("fetchmail: fetched %d email(s) on %s server %s%s%s", report.received, self.server_type,
+                     self.name, f"; {report.left} left on the server" if report.left else "",
+                     "; more left for the next run" if report.more else "")
+
+    def _mail_router_send_notifications(self, outbox):
+        """The notifications a run queued, sent now; what fails waits in the mail queue."""
+        try:
+            sent = self.env["mail.mail"].sudo()._mail_router_send_outbox(outbox)
+        except Exception:  # the mail queue's scheduled action sends them later
+            self.env.cr.rollback()
+            _logger.exception("fetchmail: sending the notifications of %s server %s failed: "
+                              "they wait in the mail queue", self.server_type, self.name)
+            return
+        if sent:
+            _logger.info("fetchmail: sent %d notification email(s) for %s server %s", sent, self.server_type, self.name)
 
     @contextlib.contextmanager
     def _mail_router_lock(self):

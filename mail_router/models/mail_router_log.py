@@ -7,24 +7,11 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..routing.headers import storable
+from ..routing.outcome import LABELS, QUARANTINED
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
 
-ROUTING_STAGES = [
-    ("in_reply_to", "In-Reply-To"),
-    ("references", "References"),
-    ("alias", "Alias"),
-    ("record_address", "Record address (alias+id)"),
-    ("catchall_default", "Catchall: default model"),
-    ("quarantine", "Quarantine"),
-    ("bounce", "Bounce"),
-    ("duplicate", "Duplicate"),
-    ("loop", "Loop"),
-    ("auto_reply", "Auto-reply dropped"),
-    ("throttled", "Throttled"),
-    ("manual", "Routed by hand"),
-    ("discarded", "Discarded by hand"),
-]
+ROUTING_STAGES = [(outcome.value, label) for outcome, label in LABELS.items()]
 RETENTION_PARAMETER = "mail_router.log_retention_days"
 DEFAULT_RETENTION_DAYS = 90
 NOTIFIED_ENTRIES = 10  # a notification names at most this many mails, then counts the others
@@ -167,7 +154,7 @@ class MailRouterLog(models.Model):
         if len(self) > NOTIFIED_ENTRIES:
             lines.append(self.env._("and %(count)s more (see the Routing Log)", count=len(self) - NOTIFIED_ENTRIES))
         return notification(title, "\n".join(lines + ([hint] if hint else [])) or self.env._("Nothing to do."),
-                            "warning" if "quarantine" in self.mapped("stage") else "success")
+                            "warning" if QUARANTINED & set(self.mapped("stage")) else "success")
 
     @api.model
     def _gc_routing_log(self):

@@ -7,7 +7,8 @@ from odoo.tools import html2plaintext
 
 from ..routing.chain import Decision
 from ..routing.headers import decode_words, header_values, read_mail, storable
-from .mail_thread_manual_route import ROUTE_TO_KEY
+from ..routing.outcome import Outcome
+from .mail_thread import ROUTE_TO_KEY
 
 PREVIEW_HEADERS = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To", "References")
 
@@ -108,7 +109,7 @@ class MailRouterQuarantine(models.Model):
         pending = self.filtered(lambda entry: entry.state == "pending")
         pending.write({"state": "discarded"})
         reason = f"discarded from the quarantine by {self.env.user.name}"
-        logs = self.env["mail.router.log"].union(*(entry._log("discarded", reason) for entry in pending))
+        logs = self.env["mail.router.log"].union(*(entry._log(Outcome.DISCARDED, reason) for entry in pending))
         return logs._notification(self.env._("Discarded"), self.env._(
             "Restore them from the quarantine's Discarded filter to undo."))
 
@@ -117,7 +118,7 @@ class MailRouterQuarantine(models.Model):
         discarded = self.filtered(lambda entry: entry.state == "discarded")
         discarded.write({"state": "pending"})
         reason = f"restored to the quarantine by {self.env.user.name}"
-        logs = self.env["mail.router.log"].union(*(entry._log("quarantine", reason) for entry in discarded))
+        logs = self.env["mail.router.log"].union(*(entry._log(Outcome.QUARANTINE, reason) for entry in discarded))
         return logs._notification(self.env._("Restored"))
 
     def action_simulate(self):

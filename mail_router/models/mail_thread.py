@@ -1,16 +1,22 @@
 """Incoming mail, one message at a time: the pipeline of mail_router.
 
     message_process   gateway callers only (administrators, the cron, the mailgate)
-                      raw bytes -> read (never raises) -> ledger claim (duplicate?)
-                      -> in a savepoint: parse -> message_route (the resolver chain) -> post
+                      raw bytes -> read once (never raises) -> ledger claim (duplicate?)
+                      -> in a savepoint: decide once (routing.chain) -> stock's parse
+                         -> message_route (stock's contract) -> post
                       -> on no route or error: quarantine (+ one bounce, by policy)
                       -> routing log entry (raw bytes kept when not posted)
-    message_route     stock's contract (routes, or ValueError), decided by
-                      routing.chain.decide() over RoutingLookup
+    message_route     stock's contract (routes, or ValueError) for every caller
+
+The mail being processed (its headers, its decision, the message posted of it)
+goes down to stock's hooks in the context (``Processing``): stock's parse takes
+the parent the decision found, message_route routes the decision it was given,
+and the post hands back the message it made. Outside the pipeline, message_route
+decides by itself.
 
 Whatever one mail does, message_process returns: what cannot be recorded as
-decided is quarantined as "could not be recorded". The caller commits (the
-fetcher, after each message); nothing here commits.
+decided is quarantined. The caller commits (the fetcher, after each message);
+nothing here commits.
 """
 import ast
 import logging
@@ -18,29 +24,41 @@ import secrets
 import time
 import traceback
 import xmlrpc.client
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 
 from odoo import api, models, tools
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.osv.expression import WILDCARD_OPERATORS
 from odoo.tools.sql import escape_psql
 
-from ..routing.chain import Decision, RoutingConfig, decide
-from ..routing.headers import incoming_mail, read_mail, storable_values
+from ..routing.chain import Decision, RoutingConfig, Target, decide
+from ..routing.headers import IncomingMail, incoming_mail, read_mail, storable_values
 from ..routing.hygiene import bounce_refusal, classify
 from ..routing.message_id import MessageIdCodec
 from ..routing.mime import make_readable
+from ..routing.outcome import QUARANTINED, REPLIES, Outcome
 from .routing_lookup import RoutingLookup
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
 
 SECRET_PARAMETER = "mail_router.message_id_secret"
 TRUSTED_AUTHSERV_PARAMETER = "mail_router.trusted_authserv_ids"
-REPLY_STAGES = ("in_reply_to", "references")
-# message_route hands its Decision to message_process through the message dict,
-# so that message_route overrides of other modules stay in the call chain.
-DECISION_KEY = "mail_router_decision"
+PROCESSING_KEY = "mail_router_processing"
+# a route chosen by an administrator: (model, res_id)
+ROUTE_TO_KEY = "mail_router_route_to"
+
+
+@dataclass(eq=False)  # hashed by identity: it travels in the context
+class Processing:
+    """The mail the pipeline is processing, for the stock hooks it calls."""
+    mail: IncomingMail
+    decision: Decision
+    posted: list = field(default_factory=list)  # ids of the mail.message made of it
+
+
+class NoRoute(ValueError):
+    """Stock's 'no route' (a ValueError, which other modules' message_route watch)."""
 
 
 def raw_bytes(message):
@@ -56,10 +74,17 @@ def comma_separated(value):
     return tuple(filter(None, (item.strip() for item in value.split(","))))
 
 
-def quarantined_for(what, exc):
-    """(the quarantine Decision, the traceback) for a mail whose ``what`` raised ``exc``."""
-    return (Decision("quarantine", (), None, f"{what}: {type(exc).__name__}: {exc}"),
+def failed(what, exc):
+    """(the Decision, the traceback) for a mail whose ``what`` raised ``exc``: quarantined."""
+    return (Decision(Outcome.FAILED, (), None, f"{what}: {type(exc).__name__}: {exc}"),
             "".join(traceback.format_exception(exc)))
+
+
+def refused(decision):
+    """The decision once every target refused the mail: quarantined."""
+    return Decision(Outcome.REFUSED, (), decision.matched,
+                    f"{decision.reason}; refused by the target (alias contact policy, or the model takes no mail)",
+                    authentication=decision.authentication)
 
 
 class MailThread(models.AbstractModel):
@@ -86,34 +111,70 @@ class MailThread(models.AbstractModel):
     @api.model
     def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
         """Stock's contract: the routes, [] for mail that is handled without route
-        (bounce, loop, auto-reply), ValueError when nothing routes."""
+        (bounce, loop, auto-reply, refused), ValueError when nothing routes."""
         self._mail_router_check_gateway_access()
         if not isinstance(message, EmailMessage):
             raise TypeError("message must be an email.message.EmailMessage at this point")
-        mail = replace(incoming_mail(message, b""), message_id=message_dict["message_id"])
-        decision = decide(mail, RoutingLookup(self.env), self._mail_router_codec(),
-                          self._mail_router_config(model))
-        routes, decision = self._mail_router_routes(message, message_dict, decision, thread_id, custom_values)
-        message_dict[DECISION_KEY] = decision
-        if decision.stage == "bounce":
-            self._routing_handle_bounce(message, message_dict)
+        processing = self._mail_router_processing(message_dict)
+        if processing:
+            mail, decision = processing.mail, processing.decision
         else:
-            self._routing_reset_bounce(message, message_dict)
-        if decision.stage == "quarantine":
-            raise ValueError(f"No route for mail with Message-Id {mail.message_id}: {decision.reason}")
-        return routes
-
-    def _message_route_process(self, message, message_dict, routes):
-        # message_route leaves its decision in the dict; message_post must not get it
-        message_dict.pop(DECISION_KEY, None)
-        return super()._message_route_process(message, message_dict, routes)
+            mail = replace(incoming_mail(message, b""), message_id=message_dict["message_id"])
+            decision = self._mail_router_decide(mail, model)
+        if decision.stage == Outcome.BOUNCE:
+            self._routing_handle_bounce(message, message_dict)
+            return []
+        self._routing_reset_bounce(message, message_dict)
+        if decision.stage in QUARANTINED:
+            raise NoRoute(f"No route for mail with Message-Id {mail.message_id}: {decision.reason}")
+        return self._mail_router_routes(message, message_dict, decision, thread_id, custom_values)
 
     @api.model
     def _detect_is_bounce(self, message, message_dict):
         """One rule for bounces, the core's, for stock's bounce parsing too."""
+        processing = self._mail_router_processing(message_dict)
+        if processing:
+            return processing.decision.stage == Outcome.BOUNCE
         mail = incoming_mail(message, b"")
         return classify(message, mail.from_email, mail.recipients,
-                        self._mail_router_config(None).bounce_addresses) == "bounce"
+                        self._mail_router_config(None).bounce_addresses) == Outcome.BOUNCE
+
+    def _get_parent_message(self, msg_dict):
+        """The message a reply answers: the one the decision found, when it found one."""
+        processing = self._mail_router_processing(msg_dict)
+        if processing and processing.decision.stage in REPLIES:
+            return self.env["mail.message"].browse(processing.decision.targets[0].parent_id)
+        return super()._get_parent_message(msg_dict)
+
+    def _message_create(self, values_list):
+        messages = super()._message_create(values_list)
+        processing = self.env.context.get(PROCESSING_KEY)
+        if isinstance(processing, Processing):
+            processing.posted += messages.filtered(lambda m: m.message_id == processing.mail.message_id).ids
+        return messages
+
+    def _mail_find_partner_from_emails(self, emails, records=None, force_create=False, extra_domain=False):
+        """Stock's; for the mail being processed, our own catchall and bounce addresses
+        are nobody's (stock's parse looks up every recipient: a reply to the catchall
+        would cost three queries to find no one)."""
+        if isinstance(self.env.context.get(PROCESSING_KEY), Processing):
+            config = self._mail_router_config(None)
+            ours = config.catchall_addresses + config.bounce_addresses
+            kept = [email for email in emails if tools.email_normalize(email or "", strict=False) not in ours]
+            if len(kept) < len(emails):
+                found = iter(super()._mail_find_partner_from_emails(
+                    kept, records=records, force_create=force_create, extra_domain=extra_domain) if kept else [])
+                partners = self.env["res.partner"]
+                return [next(found) if email in kept else partners for email in emails]
+        return super()._mail_find_partner_from_emails(
+            emails, records=records, force_create=force_create, extra_domain=extra_domain)
+
+    def _mail_router_processing(self, message_dict):
+        """The pipeline's Processing of the mail of ``message_dict``, or None."""
+        processing = self.env.context.get(PROCESSING_KEY)
+        if isinstance(processing, Processing) and processing.mail.message_id == message_dict.get("message_id"):
+            return processing
+        return None
 
     # ------------------------------------------------------------------
     # The pipeline
@@ -140,18 +201,27 @@ class MailThread(models.AbstractModel):
         message, mail, unreadable = read_mail(raw)
         Log = self.env["mail.router.log"].sudo()
         if not retry and not self.env["mail.router.ledger"].sudo()._claim(mail.message_id):
-            decision = Decision("duplicate", (), mail.message_id,
+            decision = Decision(Outcome.DUPLICATE, (), mail.message_id,
                                 f"{mail.message_id} was already processed: skipped")
             return Log._record(mail, decision, started), False
-        result, failure = self._mail_router_contained(lambda: self._mail_router_decide_and_keep(
-            raw, message, mail, unreadable, started, quarantined,
-            model, custom_values, save_original, strip_attachments, thread_id))
+
+        def route_post_and_keep():
+            if unreadable:
+                outcome = Decision(Outcome.QUARANTINE, (), None, f"the mail cannot be parsed: {unreadable}"), False, []
+            else:
+                outcome = self._mail_router_route_and_post(
+                    message, mail, model, custom_values, save_original, strip_attachments, thread_id)
+            return self._mail_router_keep(raw, message, mail, *outcome, started, quarantined)
+
+        result, failure = self._mail_router_contained(route_post_and_keep)
         if not failure:
             return result
-        # the last resort: the mail is kept, whatever broke
-        decision, error = quarantined_for("could not be recorded", failure)
-        self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
-        return Log._record(mail, decision, started, error=error), False
+        decision, error = failed("processing failed", failure)
+        kept, failure = self._mail_router_contained(lambda: self._mail_router_keep(
+            raw, message, mail, decision, False, [], started, quarantined, error=error))
+        if failure:  # the last resort: not even the quarantine takes it; the fetcher leaves it on the server
+            raise failure
+        return kept
 
     def _mail_router_contained(self, work):
         """(work(), None), or (None, the exception it raised) with all it did rolled back.
@@ -170,34 +240,22 @@ class MailThread(models.AbstractModel):
         savepoint.close(rollback=False)
         return result, None
 
-    def _mail_router_decide_and_keep(self, raw, message, mail, unreadable, started, quarantined,
-                                     model, custom_values, save_original, strip_attachments, thread_id):
-        """Route and post in a savepoint, then keep what was not posted: quarantined,
-        or its raw bytes on the log entry."""
-        error, thread_id_done, posted = None, False, self.env["mail.message"]
-        if unreadable:
-            decision = Decision("quarantine", (), None, f"the mail cannot be parsed: {unreadable}")
-        else:
-            routed, failure = self._mail_router_contained(lambda: self._mail_router_route_and_post(
-                message, mail, model, custom_values, save_original, strip_attachments, thread_id))
-            if failure:
-                decision, error = quarantined_for("processing failed", failure)
-            else:
-                decision, thread_id_done = routed
-        if decision.targets and decision.stage != "quarantine":
-            posted = self.env["mail.message"].sudo().search(
-                [("message_id", "=", mail.message_id)], order="id desc", limit=1)
-        if decision.stage == "quarantine":
+    def _mail_router_keep(self, raw, message, mail, decision, thread_id, posted_ids, started, quarantined,
+                          error=None):
+        """Keep what was not posted (quarantined, or its raw bytes on the log entry) and
+        write the log entry; returns (log entry, thread id)."""
+        posted = self.env["mail.message"].browse(posted_ids[-1:])
+        if decision.stage in QUARANTINED:
             self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
             if decision.bounce_sender:
                 self._mail_router_bounce_sender(message, mail)
         elif quarantined:
             quarantined.state = "routed"
-        kept = None if posted or decision.stage == "quarantine" else raw
+        kept = None if posted or decision.stage in QUARANTINED else raw
         bounce_sent = not posted and self.env["mail.router.bounce"].sudo()._sent_about(mail.message_id)
         log = self.env["mail.router.log"].sudo()._record(
             mail, decision, started, posted=posted, bounce_sent=bounce_sent, error=error, raw=kept)
-        return log, thread_id_done
+        return log, thread_id
 
     @api.model
     def _mail_router_retry(self, raw, server, quarantined=None):
@@ -208,31 +266,53 @@ class MailThread(models.AbstractModel):
 
     def _mail_router_route_and_post(self, message, mail, model, custom_values,
                                     save_original, strip_attachments, thread_id):
-        """(Decision, thread id): parse, route, post, as stock's message_process."""
+        """(Decision, thread id, ids of the posted messages): decide, then stock's steps
+        (parse, route, post) on that decision."""
         make_readable(message)  # stock's parsing raises on unknown charsets, types, unreadable headers...
+        decision = self._mail_router_decide(mail, model)
+        processing = Processing(mail, decision)
+        thread = self.with_context(**{PROCESSING_KEY: processing})
         # Stock decodes headers with surrogate escapes, and keeps NUL: nothing that
-        # reaches PostgreSQL may hold either.
-        msg_dict = storable_values(self.message_parse(message, save_original=save_original))
-        # Stock invents '<time@localhost>' for a mail without Message-ID: a retry
-        # would be a new mail. The core's id is derived from the bytes.
+        # reaches PostgreSQL may hold either. Stock invents '<time@localhost>' for a
+        # mail without Message-ID, and a retry would be a new mail: the core's id is
+        # derived from the bytes.
+        msg_dict = storable_values(thread.message_parse(message, save_original=save_original))
         msg_dict["message_id"] = mail.message_id
         if strip_attachments:
             msg_dict.pop("attachments", None)
-        if self._detect_loop_headers(msg_dict):
-            return Decision("loop", (), mail.message_id, "reply to our own loop-detection notice"), False
+        if thread._detect_loop_headers(msg_dict):
+            return Decision(Outcome.LOOP, (), mail.message_id, "reply to our own loop-detection notice"), False, []
         try:
-            routes = self.message_route(message, msg_dict, model, thread_id, custom_values)
-        except ValueError:
-            if DECISION_KEY not in msg_dict:
-                raise
-            return msg_dict.pop(DECISION_KEY), False
-        decision = msg_dict.pop(DECISION_KEY)
-        if routes and self._detect_loop_sender(message, msg_dict, routes):
-            return Decision("throttled", (), mail.from_email,
-                            f"{mail.from_email} created too many records recently (mail.gateway.loop.*)"), False
+            routes = thread.message_route(message, msg_dict, model, thread_id, custom_values)
+        except NoRoute:
+            return decision, False, []
+        if decision.targets and not routes:
+            return refused(decision), False, []
+        # only mail that creates records can be a sender's loop (stock looks no further either)
+        if any(not route[1] for route in routes) and thread._detect_loop_sender(message, msg_dict, routes):
+            return Decision(Outcome.THROTTLED, (), mail.from_email,
+                            f"{mail.from_email} created too many records recently (mail.gateway.loop.*)"), False, []
         if not routes:
-            return decision, False
-        return decision, self._message_route_process(message, msg_dict, routes)
+            return decision, False, []
+        return decision, thread._message_route_process(message, msg_dict, routes), processing.posted
+
+    @api.model
+    def _mail_router_decide(self, mail, model):
+        """Where ``mail`` goes: the routing chain's decision (see routing.chain), or the
+        record an administrator chose (Route to... in the quarantine)."""
+        chosen = self.env.context.get(ROUTE_TO_KEY)
+        if chosen:
+            return self._mail_router_manual_decision(*chosen)
+        return decide(mail, RoutingLookup(self.env), self._mail_router_codec(), self._mail_router_config(model))
+
+    @api.model
+    def _mail_router_manual_decision(self, model, res_id):
+        if not self.env[model].browse(res_id).exists():
+            # stock's route check would create a new record instead
+            return Decision(Outcome.REFUSED, (), None, f"{model},{res_id} no longer exists")
+        # no alias: the contact policy is the administrator's choice; the record must exist and take mail
+        return Decision(Outcome.MANUAL, (Target(model, res_id),), None,
+                        f"routed by hand from the quarantine by {self.env.user.name} to {model},{res_id}")
 
     def _mail_router_routes(self, message, message_dict, decision, thread_id, custom_values):
         """Stock routes (model, thread_id, custom_values, user_id, alias) for the
@@ -241,14 +321,18 @@ class MailThread(models.AbstractModel):
         routes = []
         for target in decision.targets:
             alias = self.env["mail.alias"].browse(target.alias_id)
-            message_dict.pop("parent_id", None)
-            if decision.stage in REPLY_STAGES:
-                parent = self.env["mail.message"].sudo().browse(target.parent_id)
-                message_dict.update(self._message_parse_extract_from_parent(parent.exists()))
+            if decision.stage in REPLIES:
+                if message_dict.get("parent_id") != target.parent_id:
+                    parent = self.env["mail.message"].sudo().browse(target.parent_id)
+                    message_dict.update(self._message_parse_extract_from_parent(parent.exists()))
                 res_id, values = target.res_id, custom_values
-            elif decision.stage == "catchall_default":
+            elif decision.stage == Outcome.MANUAL:
+                res_id, values = target.res_id, custom_values
+            elif decision.stage == Outcome.CATCHALL_DEFAULT:
+                message_dict.pop("parent_id", None)
                 res_id, values = thread_id or None, custom_values
             else:
+                message_dict.pop("parent_id", None)
                 res_id, values = target.res_id, ast.literal_eval(alias.alias_defaults or "{}")
             user_id = self._mail_find_user_for_gateway(message_dict["email_from"], alias=alias).id or self._uid
             Model = self.env[target.model] if target.model in self.env else self
@@ -256,11 +340,7 @@ class MailThread(models.AbstractModel):
                 message, message_dict, (target.model, res_id, values, user_id, alias), raise_exception=False)
             if route:
                 routes.append(route)
-        if decision.targets and not routes:
-            decision = Decision("quarantine", (), decision.matched,
-                                f"{decision.reason}; refused by the target "
-                                "(alias contact policy, or the model takes no mail)")
-        return routes, decision
+        return routes
 
     def _mail_router_bounce_sender(self, message, mail):
         """Tell the sender that the mail reached no one (the one bounce policy applies)."""
@@ -297,6 +377,25 @@ class MailThread(models.AbstractModel):
         if self.env["mail.router.bounce"].sudo()._sent_recently_to(email):
             return "a bounce was sent to this address in the last 24 hours"
         return None
+
+    @api.model
+    def _routing_reset_bounce(self, email_message, message_dict):
+        """Stock's, with the models that count bounces read once, not for each mail."""
+        email_from = message_dict["email_from"]
+        if not email_from:
+            return
+        for model in self._mail_router_bounce_counting_models():
+            self.env[model].sudo().search(
+                [("message_bounce", ">", 0), ("email_normalized", "=", email_from)])._message_reset_bounce(email_from)
+
+    @api.model
+    @tools.ormcache()
+    def _mail_router_bounce_counting_models(self):
+        """The blacklist-enabled models (stock's _routing_reset_bounce); they change
+        only when modules are installed, which clears the cache."""
+        models = self.env["ir.model"].sudo().search(
+            [("is_mail_blacklist", "=", True), ("model", "!=", "mail.thread.blacklist")])
+        return tuple(model for model in models.mapped("model") if model in self.env)
 
     @api.model
     def _detect_loop_sender_domain(self, email_from_normalized):
@@ -336,23 +435,39 @@ class MailThread(models.AbstractModel):
         return record
 
     # ------------------------------------------------------------------
-    # Configuration
+    # Configuration: read once, cached until it changes
     # ------------------------------------------------------------------
+
+    @api.model
+    def _mail_router_make_secret(self):
+        """The Message-ID signing secret, made at install (and at upgrade, if an
+        administrator deleted it), never on a read: two workers reading at once
+        would make two."""
+        parameters = self.env["ir.config_parameter"].sudo()
+        if not parameters.get_param(SECRET_PARAMETER):
+            parameters.set_param(SECRET_PARAMETER, secrets.token_hex(32))
 
     @api.model
     @tools.ormcache()
     def _mail_router_codec(self):
-        """The database's signing codec; cached (set_param clears the cache). The
-        secret is made at install; an administrator who deletes it gets a new one."""
-        parameters = self.env["ir.config_parameter"].sudo()
-        secret = parameters.get_param(SECRET_PARAMETER)
+        """The database's signing codec; cached (set_param clears the cache)."""
+        secret = self.env["ir.config_parameter"].sudo().get_param(SECRET_PARAMETER)
         if not secret:
-            secret = secrets.token_hex(32)
-            parameters.set_param(SECRET_PARAMETER, secret)
+            raise UserError(self.env._(
+                "mail_router cannot sign Message-IDs: the system parameter %(parameter)s is missing. "
+                "Upgrade the mail_router module (Apps) to make a new one; replies to mail signed with "
+                "the old one then route by their stored Message-ID only.", parameter=SECRET_PARAMETER))
         return MessageIdCodec(secret.encode())
 
     @api.model
     def _mail_router_config(self, default_model):
+        return replace(self._mail_router_database_config(), default_model=default_model or None)
+
+    @api.model
+    @tools.ormcache()
+    def _mail_router_database_config(self):
+        """The alias domains' addresses and the parameters routing reads, once: the
+        cache is cleared when a parameter or an alias domain changes."""
         domains = self.env["mail.alias.domain"].sudo().search([])  # pylint: disable=no-search-all
         catchall = tuple(filter(None, domains.mapped("catchall_email")))
         bounce = tuple(filter(None, domains.mapped("bounce_email")))
@@ -364,7 +479,6 @@ class MailThread(models.AbstractModel):
             catchall_addresses=catchall,
             bounce_addresses=bounce,
             loop_addresses=catchall + bounce + tuple(filter(None, domains.mapped("default_from_email"))),
-            default_model=default_model or None,
             local_part_domains=comma_separated(allowed),
             trusted_authserv_ids=comma_separated(trusted),
         )

@@ -26,6 +26,7 @@ from .authentication import Verdict, verdict
 from .headers import IncomingMail, base_address, split_address, storable
 from .hygiene import bounce_recipient, is_loop
 from .message_id import MessageIdCodec, parse_catchall_tag, parse_plus_tag
+from .outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Alias:
 
 @dataclass(frozen=True)
 class Decision:
-    stage: str                      # a stage name, or 'quarantine'
+    stage: str                      # an Outcome: a stage name, or quarantine
     targets: tuple[Target, ...]
     matched: str | None             # the header value that decided: a message id, an address...
     reason: str                     # one sentence for the routing log and the simulator
@@ -125,7 +126,11 @@ def trace(mail: IncomingMail, lookup: Lookup, codec: MessageIdCodec,
     to the first that decides: the last item is the decision. The stages after it
     are not run, as in the gateway; the routing simulator shows them as not reached."""
     message_ids = tuple(dict.fromkeys(mail.in_reply_to + mail.references))
-    addresses = tuple(dict.fromkeys(mail.recipients + tuple(map(base_address, mail.recipients))))
+    # The catchall and bounce addresses name no alias (mail.alias refuses their names): a
+    # reply to the catchall costs no alias query.
+    ours = {address.lower() for address in config.catchall_addresses + config.bounce_addresses}
+    addresses = tuple(address for address in dict.fromkeys(mail.recipients + tuple(map(base_address, mail.recipients)))
+                      if base_address(address) not in ours)
     aliases = tuple(lookup.aliases_for(addresses)) if addresses else ()
     facts = Facts(
         mail=mail,
@@ -143,7 +148,7 @@ def trace(mail: IncomingMail, lookup: Lookup, codec: MessageIdCodec,
         if decision is not None:
             return tuple(steps)
     # catchall always decides; this keeps trace() total whatever STAGES holds
-    return (*steps, ('quarantine', Decision('quarantine', (), None, 'no stage matched',
+    return (*steps, (Outcome.QUARANTINE, Decision(Outcome.QUARANTINE, (), None, 'no stage matched',
                                             authentication=authentication)))
 
 
@@ -168,7 +173,7 @@ def bounce(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | No
     mail = facts.mail
     recipient = bounce_recipient(mail.recipients, facts.config.bounce_addresses)
     if mail.auto == 'bounce' or recipient is not None:
-        return Decision('bounce', (), recipient or mail.from_email or None,
+        return Decision(Outcome.BOUNCE, (), recipient or mail.from_email or None,
                         'delivery status notification: it updates the bounced contact and is never routed')
     return None
 
@@ -176,25 +181,25 @@ def bounce(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | No
 def loop(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     sender = facts.mail.from_email
     if is_loop(sender, facts.config.loop_addresses):
-        return Decision('loop', (), sender, f'sent from our own address {sender}: routing it could loop')
+        return Decision(Outcome.LOOP, (), sender, f'sent from our own address {sender}: routing it could loop')
     return None
 
 
 def in_reply_to(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
-    return _reply('in_reply_to', 'In-Reply-To', facts.mail.in_reply_to, facts, lookup, codec)
+    return _reply(Outcome.IN_REPLY_TO, 'In-Reply-To', facts.mail.in_reply_to, facts, lookup, codec)
 
 
 def references(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     # RFC 5322 §3.6.4: each reply appends its parent, so the newest id is last.
     newest_first = facts.mail.references[::-1]
-    return _reply('references', 'References', newest_first, facts, lookup, codec)
+    return _reply(Outcome.REFERENCES, 'References', newest_first, facts, lookup, codec)
 
 
 def auto_reply(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     # Reached only when no thread was found: an auto-reply may be posted on a
     # thread, but must not create a record nor be answered.
     if facts.mail.auto == 'auto_reply':
-        return Decision('auto_reply', (), facts.mail.from_email or None,
+        return Decision(Outcome.AUTO_REPLY, (), facts.mail.from_email or None,
                         'auto-generated mail that replies to no known thread: dropped')
     return None
 
@@ -205,13 +210,13 @@ def record_address(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decis
         signed = signature is not None and codec.check_record(model, res_id, signature)
         # Checked before existence: a guesser learns nothing about which ids exist.
         if signature is not None and not signed:
-            return Decision('quarantine', (), recipient, f'the plus address {recipient} is not validly signed '
+            return Decision(Outcome.QUARANTINE, (), recipient, f'the plus address {recipient} is not validly signed '
                                                          f'for {model},{res_id}: a wrong signature never routes')
         if not signed and (refusal := _unknown_sender(facts, lookup, model, res_id, recipient)):
-            return Decision('quarantine', (), recipient, refusal)
+            return Decision(Outcome.QUARANTINE, (), recipient, refusal)
         if lookup.record_exists(model, res_id):
             why = 'validly signed' if signed else f'from {sender}, known to the record'
-            return Decision('record_address', (Target(model, res_id, alias_id),), recipient,
+            return Decision(Outcome.RECORD_ADDRESS, (Target(model, res_id, alias_id),), recipient,
                             f'record address {recipient} ({why}): {model},{res_id}')
     return None
 
@@ -225,7 +230,7 @@ def alias(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | Non
                if found.force_thread_id is None or lookup.record_exists(found.model, found.force_thread_id)]
     if not reached:
         return None
-    return Decision('alias', tuple(Target(a.model, a.force_thread_id, a.id) for _, a in reached),
+    return Decision(Outcome.ALIAS, tuple(Target(a.model, a.force_thread_id, a.id) for _, a in reached),
                     ', '.join(dict.fromkeys(recipient for recipient, _ in reached)),
                     'mail to ' + ', '.join(f'alias {a.name} ({_describe(a)})' for _, a in reached))
 
@@ -236,10 +241,10 @@ def catchall(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision:
     to_our_domain = (r for r in mail.recipients if _among(split_address(r)[2], config.alias_domains))
     matched = next(to_catchall, None) or next(to_our_domain, None)
     if config.default_model:
-        return Decision('catchall_default', (Target(config.default_model, None),), matched,
+        return Decision(Outcome.CATCHALL_DEFAULT, (Target(config.default_model, None),), matched,
                         f'no thread or alias matched: a new {config.default_model} '
                         "(the incoming mail server's default model)")
-    return Decision('quarantine', (), matched,
+    return Decision(Outcome.QUARANTINE, (), matched,
                     'no thread or alias matched and the incoming mail server has no default model',
                     bounce_sender=mail.auto is None and matched is not None)
 
@@ -250,7 +255,7 @@ STAGES: tuple[Stage, ...] = (
 
 # -- helpers -------------------------------------------------------------------
 
-def _reply(stage: str, header: str, message_ids: Iterable[str],
+def _reply(stage: Outcome, header: str, message_ids: Iterable[str],
            facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     found = _thread(message_ids, facts, lookup, codec)
     if found is None:
@@ -258,7 +263,7 @@ def _reply(stage: str, header: str, message_ids: Iterable[str],
     message_id, target, how = found
     if _forwarded_to(facts, target.model):
         return None  # stock's forward rule: sent To an alias of another model, that alias decides
-    if stage == 'references':
+    if stage == Outcome.REFERENCES:
         # as stock, the parent is the newest stored message of that thread the mail names
         thread = [t.parent_id for t in facts.threads.values() if (t.model, t.res_id) == (target.model, target.res_id)]
         target = replace(target, parent_id=max(thread, default=target.parent_id))

@@ -6,6 +6,7 @@ from ..models.mail_router_log import ROUTING_STAGES, mail_thread_models
 from ..models.routing_lookup import RoutingLookup
 from ..routing.chain import STAGES, looked_at, trace
 from ..routing.headers import read_mail
+from ..routing.outcome import Outcome
 
 
 class MailRouterSimulator(models.TransientModel):
@@ -51,9 +52,9 @@ class MailRouterSimulator(models.TransientModel):
         self.ensure_one()
         message, mail, unreadable = read_mail((self.raw_message or "").encode("utf-8"))
         if unreadable:
-            self._show([], "quarantine", f"the mail cannot be parsed: {unreadable}")
+            self._show([], Outcome.QUARANTINE, f"the mail cannot be parsed: {unreadable}")
         elif not self.retry and self._already_processed(mail.message_id):
-            self._show([], "duplicate", f"{mail.message_id} was already processed: it would be skipped")
+            self._show([], Outcome.DUPLICATE, f"{mail.message_id} was already processed: it would be skipped")
         else:
             steps = trace(mail, RoutingLookup(self.env), self.env["mail.thread"]._mail_router_codec(),
                           self.env["mail.thread"]._mail_router_config(self.fetchmail_server_id.object_id.model))

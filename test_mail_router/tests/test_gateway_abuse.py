@@ -93,7 +93,7 @@ class TestBouncePolicy(MailRouterCase):
         self.refusing_strangers()
         log = self.process(self.incoming(self.address("tickets"), "Not a follower",
                                          Return_Path="<victim@elsewhere.example>"))
-        self.assertEqual(log.stage, "quarantine")
+        self.assertEqual(log.stage, "refused")
         self.assertTrue(log.bounce_sent)
         self.assertSentEmail(self.mailer_daemon_email, [self.vendor.email])
         self.assertIn("'Auto-Submitted': 'auto-replied'", self._new_mails.headers)
@@ -103,7 +103,7 @@ class TestBouncePolicy(MailRouterCase):
         self.refusing_strangers()
         log = self.process(self.incoming(self.address("tickets"), "Forged", email_from="victim@elsewhere.example",
                                          Return_Path="<victim@elsewhere.example>"))
-        self.assertEqual((log.stage, log.bounce_sent), ("quarantine", False))
+        self.assertEqual((log.stage, log.bounce_sent), ("refused", False))
         self.assertNotSentEmail()
 
     def test_no_bounce_with_null_return_path(self):

@@ -27,7 +27,7 @@ class TestQuarantine(MailRouterCase):
         raw = self.incoming(self.address("nobody"), "REJECTED by the model")
         log = self.process(raw, model="mail.router.test.ticket")
         entry = self.quarantined("REJECTED by the model")
-        self.assertEqual(log.stage, "quarantine")
+        self.assertEqual(log.stage, "failed")
         self.assertIn("processing failed: ValidationError", entry.reason)
         self.assertIn("tickets named REJECTED are refused", entry.error)
         self.assertEqual(entry.raw_bytes(), raw)

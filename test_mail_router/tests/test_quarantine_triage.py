@@ -40,7 +40,7 @@ class TestQuarantineTriage(MailRouterCase):
         with self.mock_mail_gateway():
             action = entry._route_to(gone)._notification("Routed")
         self.assertEqual(entry.state, "pending")
-        self.assertEqual(self.last_log().stage, "quarantine")
+        self.assertEqual(self.last_log().stage, "refused")
         self.assertIn("no longer exists", entry.reason)
         self.assertFalse(self.env["mail.router.test.ticket"].search([("name", "=", "Meant for a deleted ticket")]))
         self.assertEqual(action["params"]["type"], "warning")

@@ -74,7 +74,7 @@ class TestRoutingStages(MailRouterCase):
     def test_alias_contact_policy_partners(self):
         self.alias.alias_contact = "partners"
         log = self.process(self.incoming(self.address("tickets"), "From a stranger", email_from="x@unknown.example"))
-        self.assertEqual(log.stage, "quarantine")
+        self.assertEqual(log.stage, "refused")
         self.assertIn("contact policy", log.reason)
         # stock tells the stranger (at the Return-Path); the one bounce policy tells known partners only
         self.assertNotSentEmail()

@@ -266,9 +266,17 @@ def test_one_lookup_of_messages_and_one_of_aliases_per_mail():
     decide(mail(in_reply_to=['<a@x>', PO_RFQ], references=[PO_RFQ, SO_QUOTE],
                 to=['catchall@example.com', 'purchase+123@example.com']), lookup, CODEC, CONFIG)
     assert sorted(lookup.calls) == [
-        ('aliases_for', ('catchall@example.com', 'purchase+123@example.com', 'purchase@example.com')),
+        ('aliases_for', ('purchase+123@example.com', 'purchase@example.com')),
         ('threads_by_message_ids', ('<a@x>', PO_RFQ, SO_QUOTE)),
     ]
+
+
+def test_a_reply_to_the_catchall_costs_no_alias_lookup():
+    lookup = FakeLookup()
+    decision = decide(mail(in_reply_to=[PO_RFQ], to=['catchall@example.com', 'catchall+x@example.com']),
+                      lookup, CODEC, CONFIG)
+    assert decision.stage == 'in_reply_to'
+    assert [name for name, _args in lookup.calls] == ['threads_by_message_ids']
 
 
 def test_no_lookup_for_what_the_mail_does_not_name():
