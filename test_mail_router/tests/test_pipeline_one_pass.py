@@ -1,11 +1,12 @@
 """One pass per mail: the decision is made once and the rest of the pipeline uses it;
 the configuration is read once and follows its changes; the secret is made at install."""
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
 from odoo.addons.mail_router.models.mail_thread import SECRET_PARAMETER
 from odoo.addons.mail_router.models.routing_lookup import RoutingLookup
 from odoo.addons.mail_router.routing.chain import decide
 from odoo.addons.mail_router.routing.headers import read_mail
-from odoo.exceptions import UserError
-from odoo.tests import tagged
 
 from .common import MailRouterCase
 
@@ -38,10 +39,12 @@ class TestPipelineOnePass(MailRouterCase):
 
     def test_the_routing_configuration_follows_the_alias_domains(self):
         other = self.env["mail.alias.domain"].create({"name": "other.example", "catchall_alias": "help"})
-        log = self.process(self.incoming(self.address("tickets"), "From the new catchall", email_from="help@other.example"))
+        log = self.process(self.incoming(self.address("tickets"), "From the new catchall",
+                                         email_from="help@other.example"))
         self.assertEqual(log.stage, "loop")
         other.catchall_alias = "desk"
-        log = self.process(self.incoming(self.address("tickets"), "From the renamed catchall", email_from="desk@other.example"))
+        log = self.process(self.incoming(self.address("tickets"), "From the renamed catchall",
+                                         email_from="desk@other.example"))
         self.assertEqual(log.stage, "loop")
 
     def test_the_secret_is_made_at_install_never_on_a_read(self):
