@@ -117,11 +117,24 @@ def _repair_headers(part: Message) -> tuple[str, ...]:
 
 
 def _readable(part: Message, name: str, value: str) -> bool:
+    if _plain_text(part, name, value):
+        return True
     try:
         text = str(part.policy.header_fetch_parse(name, value))
     except Exception:  # whatever the email package raises on it
         return False
     return storable(text) == text
+
+
+def _plain_text(part: Message, name: str, value: str) -> bool:
+    """Whether ``value`` is plain ASCII in a header of free text (Received, X-..., DKIM-...,
+    most of a mail's headers): nothing in it for the policy to decode or parse, so it is
+    readable without parsing it."""
+    # the registry's class for the name, not header_factory[name]: that makes a new class each time
+    factory = part.policy.header_factory
+    kind = factory.registry.get(name.lower(), factory.default_class)
+    return (value.isascii() and '=?' not in value and '\x00' not in value
+            and issubclass(kind, headerregistry.UnstructuredHeader))
 
 
 def _replacement(part: Message, name: str, text: str):
