@@ -6,14 +6,14 @@ and sends the Outbox once the run is done, over one SMTP connection per mail
 server (stock's mail.mail.send). What cannot be sent then stays in the mail
 queue, which its own scheduled action sends, as in stock.
 """
-import logging
-
+# pylint: disable=invalid-commit
+# The outbox commits after each batch it sent, as the mail queue does after each email.
 from odoo import api, models
-
-_logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
+from odoo.tools import split_every
 
 OUTBOX_KEY = "mail_router_outbox"
 SENDING_KEY = "mail_router_sending_outbox"
+BATCH = 100  # emails sent in one transaction
 
 
 class Outbox:
@@ -47,10 +47,19 @@ class MailMail(models.Model):
     @api.model
     def _mail_router_send_outbox(self, outbox):
         """Send what a run queued (what a rolled-back mail queued is gone); the number sent.
-        Commits after each email, as the mail queue does."""
+
+        In batches of BATCH, each one transaction, as stock's inline sending of one mail's
+        notifications is: a batch's emails and what they need are read together, and a
+        crash re-sends at most one batch (stock's queue commits after each email instead,
+        reading each one alone)."""
         mails = self.browse(outbox.ids).exists().filtered(lambda mail: mail.state == "outgoing")
-        if mails:
-            mails.with_context(**{SENDING_KEY: outbox}).send(auto_commit=True)
-            self.browse(outbox.sent_ids).exists().unlink()
+        for ids in split_every(BATCH, mails.ids):
+            batch = self.with_context(**{SENDING_KEY: outbox}).browse(ids)
+            # what stock's _send reads of each email, read for all at once
+            batch.mapped("mail_message_id.author_id.email")
+            batch.mapped("recipient_ids.email")
+            batch.send()
+            self.browse(outbox.sent_ids).unlink()
+            outbox.sent_ids.clear()
             self.env.cr.commit()
         return len(mails)
