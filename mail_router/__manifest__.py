@@ -12,6 +12,7 @@
         "data/mail_router_secret_data.xml",
         "data/ir_cron_data.xml",
         "views/fetchmail_server_views.xml",
+        "views/ir_cron_views.xml",
         "views/mail_router_log_views.xml",
         "views/mail_router_quarantine_views.xml",
         "wizards/mail_router_quarantine_route_views.xml",

@@ -6,6 +6,8 @@ bridges mail_router_purchase, mail_router_sale, mail_router_account), and an ali
 domain when it has none (MAIL_ROUTER_ALIAS_DOMAIN, default ``mail-router.localhost``),
 so the seed's aliases sales@ and purchase@ exist. PostgreSQL is a private cluster kept
 in ``.data/pg``, or the server that PGHOST/PGPORT/PGUSER/PGPASSWORD name.
+
+Odoo's log goes to the terminal and to ``.data/odoo.log`` (appended, run after run: grep it).
 """
 import contextlib
 import os
@@ -17,6 +19,7 @@ import pgcluster
 from odoo_cli import REPO, odoo_command
 
 DATA = REPO / ".data"
+LOG = DATA / "odoo.log"
 DBNAME = os.environ.get("MAIL_ROUTER_DB", "mail_router")
 HTTP_PORT = int(os.environ.get("MAIL_ROUTER_HTTP_PORT", "8069"))
 ALIAS_DOMAIN = os.environ.get("MAIL_ROUTER_ALIAS_DOMAIN", "mail-router.localhost")
@@ -45,6 +48,36 @@ def stop_on_sigterm(_signum, _frame):
     raise KeyboardInterrupt
 
 
+def run_logged(command):
+    """Run ``command``, its output on the terminal and appended to LOG; on Ctrl-C, stop it
+    and keep logging until it has stopped."""
+    with open(LOG, "a", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, errors="replace")
+
+        def copy_lines():
+            for line in process.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+                log.flush()
+
+        try:
+            copy_lines()
+        except KeyboardInterrupt:
+            process.terminate()
+            copy_lines()
+        code = process.wait()
+    if code:
+        print(f"run: odoo exited {code} (its log: {LOG})", flush=True)
+    return code
+
+
+def psql_command(database):
+    """The psql command line that reaches the database of `make run`."""
+    return (f"PGPASSWORD={database.password} psql -h {database.host} -p {database.port} "
+            f"-U {database.user} {DBNAME}")
+
+
 def main():
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     DATA.mkdir(exist_ok=True)
@@ -59,26 +92,22 @@ def main():
             command.insert(2, "shell")  # odoo-bin's subcommand comes before its options
             subprocess.run(command, input=script, text=True, check=True)
 
+        print(f"run: Odoo's log: {LOG} (also below)\nrun: its database: {psql_command(database)}", flush=True)
         if database_exists(database):
             print(f"run: updating mail_router in database {DBNAME}", flush=True)
             update = ("--update=mail_router",)
         else:
             print(f"run: creating database {DBNAME} with mail_router", flush=True)
-            subprocess.run(odoo("--init=mail_router", "--without-demo=all", "--stop-after-init", "--no-http"),
-                           check=True)
+            if run_logged(odoo("--init=mail_router", "--without-demo=all", "--stop-after-init", "--no-http")):
+                return 1
             update = ()
         odoo_shell(GIVE_ALIAS_DOMAIN)
         print(f"run: {APPS} in database {DBNAME}, installed if missing", flush=True)
-        subprocess.run(odoo(f"--init={APPS}", *update, "--without-demo=all", "--stop-after-init", "--no-http"),
-                       check=True)
+        if run_logged(odoo(f"--init={APPS}", *update, "--without-demo=all", "--stop-after-init", "--no-http")):
+            return 1
         print(f"\nrun: Odoo on http://127.0.0.1:{HTTP_PORT}/web/login  (login: admin, password: admin"
               " on a new database)\nrun: Ctrl-C stops Odoo and the database server.\n", flush=True)
-        serving = subprocess.Popen(odoo("--http-interface=127.0.0.1", f"--http-port={HTTP_PORT}"))
-        try:
-            return serving.wait()
-        except KeyboardInterrupt:
-            serving.terminate()
-            return serving.wait()
+        return run_logged(odoo("--http-interface=127.0.0.1", f"--http-port={HTTP_PORT}"))
 
 
 if __name__ == "__main__":

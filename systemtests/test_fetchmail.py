@@ -2,6 +2,7 @@
 the mailbox ends on a record exactly once, and is flagged only after its commit."""
 import base64
 import logging
+import time
 import uuid
 
 import pytest
@@ -190,6 +191,106 @@ def test_test_connection_names_the_cause(mail_router_db, dovecot):
         server.ca_file = str(dovecot.ca_file)
         server.button_confirm_login()
         assert server.state == "done"
+
+
+def test_a_failed_test_connection_is_kept_in_the_health_tab(mail_router_db, dovecot):
+    """The error dialog rolls the request back: the Health tab keeps the error anyway."""
+    odoo = mail_router_db.env.odoo
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, state="draft", password="wrong password")
+    with mail_router_db.env() as env:
+        with pytest.raises(odoo.exceptions.UserError, match="refused the login"):
+            env["fetchmail.server"].browse(server_id).button_confirm_login()
+        env.cr.rollback()  # as the request that shows the error
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(server_id)
+        assert server.last_error.startswith("Test Connection: ") and "refused the login" in server.last_error
+        assert server.last_error_date
+        assert "wrong password" not in server.last_error
+        assert (server.state, server.consecutive_failures) == ("draft", 0), "not a failed fetch"
+
+
+def test_a_failed_test_connection_does_not_wait_for_its_own_transaction(mail_router_db, dovecot):
+    """Tested in the transaction that wrote the server: its row is ours, the Health tab is
+    left alone, and the error comes within the lock timeout."""
+    odoo = mail_router_db.env.odoo
+    with mail_router_db.env() as env:
+        server_id = make_server(env, dovecot, state="draft")
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(server_id)
+        server.password = "wrong password"
+        env.flush_all()
+        started = time.monotonic()
+        with pytest.raises(odoo.exceptions.UserError, match="refused the login"):
+            server.button_confirm_login()
+        assert time.monotonic() - started < 30
+
+
+def test_a_successful_test_connection_says_what_waits(mail_router_db, dovecot, tag):
+    dovecot.append_all("INBOX", [message(tag, n) for n in range(2)])
+    with mail_router_db.env() as env:
+        imap_id = make_server(env, dovecot, state="draft")
+        pop_id = make_server(env, dovecot, state="draft", server_type="pop", port=dovecot.ports.pop3s)
+    with mail_router_db.env() as env:
+        imap_server, pop_server = env["fetchmail.server"].browse([imap_id, pop_id])
+        action = imap_server.button_confirm_login()
+        assert action["params"]["message"] == f"Connection to {imap_server.name} succeeded: 2 messages in folder INBOX."
+        assert (action["params"]["type"], action["params"]["next"]["tag"]) == ("success", "soft_reload")
+        said = pop_server.button_confirm_login()["params"]["message"]
+        assert said == f"Connection to {pop_server.name} succeeded: 2 messages in the maildrop."
+        assert (imap_server.state, pop_server.state) == ("done", "done")
+    assert len(dovecot.flags("INBOX")) == 2, "a test takes nothing"
+
+
+def reply_to(tag, message_id):
+    return (f"From: Ann Vendor <ann@vendor.example>\r\nTo: inbox@example.com\r\nSubject: Re: RFQ {tag}\r\n"
+            f"Message-ID: <{tag}-reply@example.com>\r\nIn-Reply-To: {message_id}\r\n\r\nOn its way.\r\n").encode()
+
+
+def test_fetch_now_says_what_it_fetched(mail_router_db, dovecot, tag):
+    """One reply routed, one mail quarantined (no default model), one too large left."""
+    with mail_router_db.env() as env:
+        partner = env[PARTNER].create({"name": f"Vendor {tag}"})
+        note = partner.message_post(body="Our RFQ", subtype_xmlid="mail.mt_note")
+        server_id = make_server(env, dovecot, object_id=False, max_message_megabytes=1)
+        partner_id, note_id = partner.id, note.message_id
+    dovecot.append_all("INBOX", [reply_to(tag, note_id), message(tag, 1),
+                                 message(tag, 2) + b"x" * 1_100_000 + b"\r\n"])
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(server_id)
+        action = server.action_fetch_now()
+        assert action["params"]["title"] == f"Fetch Now: {server.name}"
+        assert action["params"]["message"] == "2 fetched (1 routed, 1 quarantined), 1 left on the server."
+        assert action["params"]["type"] == "warning"
+        assert f"Re: RFQ {tag}" in env[PARTNER].browse(partner_id).message_ids.mapped("subject")
+        action = server.action_fetch_now()
+        assert action["params"]["message"] == "0 fetched (0 routed, 0 quarantined), 0 left on the server."
+        assert action["params"]["type"] == "success"
+
+
+def test_fetch_now_says_why_it_failed(mail_router_db, dovecot):
+    with mail_router_db.env() as env:
+        server = env["fetchmail.server"].browse(make_server(env, dovecot, password="wrong password"))
+        action = server.action_fetch_now()
+        assert action["params"]["message"].startswith("failed: ")
+        assert "refused the login" in action["params"]["message"]
+        assert action["params"]["type"] == "danger"
+        assert server.consecutive_failures == 1, "a failed Fetch Now is a failed fetch"
+
+
+def test_run_manually_says_what_each_server_did(mail_router_db, dovecot, tag):
+    dovecot.append_all("INBOX", [message(tag, n) for n in range(2)])
+    with mail_router_db.env() as env:
+        env["fetchmail.server"].search([]).active = False  # the servers of the tests before, on dead Dovecots
+        make_server(env, dovecot)  # a new partner for each mail: routed by the default model
+        broken_id = make_server(env, dovecot, password="wrong password")
+        action = env.ref("mail.ir_cron_mail_gateway_action").method_direct_trigger()
+        broken = env["fetchmail.server"].browse(broken_id)
+        first, failing = action["params"]["message"].split("\n")
+        assert (action["params"]["title"], action["params"]["type"]) == ("Mail: Fetchmail Service", "danger")
+        assert first == "2 fetched from 2 server(s) (2 routed, 0 quarantined), 0 left on the server."
+        assert failing.startswith(f"{broken.name}: failed: ") and "refused the login" in failing
+    assert posted(mail_router_db, tag) == {f"<{tag}-{n}@example.com>": 1 for n in range(2)}
 
 
 def test_run_manually_from_scheduled_actions(mail_router_db, dovecot, tag):

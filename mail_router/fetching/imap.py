@@ -104,6 +104,13 @@ def select_folder(conn: imaplib.IMAP4, folder: str) -> int:
     return int(uidvalidity)
 
 
+def message_count(conn: imaplib.IMAP4) -> int | None:
+    """How many messages the folder just selected holds (its EXISTS), or None
+    when the server did not say (Test Connection reports it)."""
+    count = conn.response('EXISTS')[1][-1]
+    return None if count is None else int(count)
+
+
 def mailbox_name(folder: str) -> str:
     """``folder`` as an IMAP mailbox argument: modified UTF-7 (RFC 3501
     5.1.3), since imaplib sends ASCII only, then quoted."""

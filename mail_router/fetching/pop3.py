@@ -82,6 +82,11 @@ def uidl_listing(conn: poplib.POP3) -> list[tuple[int, str | None]]:
             for number, uidl in (line.split(maxsplit=1) for line in lines)]
 
 
+def message_count(conn: poplib.POP3) -> int:
+    """How many messages the maildrop holds (STAT; Test Connection reports it)."""
+    return conn.stat()[0]
+
+
 def sizes(conn: poplib.POP3) -> dict[int, int]:
     """{message number: size in bytes} for every message in the maildrop (LIST)."""
     _, lines, _ = conn.list()

@@ -2,6 +2,7 @@
 from . import mail_router_raw_mixin
 from . import base
 from . import fetchmail_server
+from . import ir_cron
 from . import mail_alias_domain
 from . import mail_mail
 from . import mail_message

@@ -11,9 +11,13 @@ around it, the lock per server, the time budget and the failure alert.
 # Committing after each message is the point of this module (as stock's fetch_mail does).
 import ast
 import contextlib
+import datetime
 import functools
 import logging
 import time
+from dataclasses import dataclass
+
+from psycopg2.errors import LockNotAvailable
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -23,7 +27,9 @@ from ..fetching import errors, imap, pop3
 from ..fetching.drain import Limits, drain
 from ..fetching.mailboxes import ImapFolder, Pop3Maildrop
 from ..fetching.settings import ConnectionSettings
+from ..routing.outcome import ROUTED
 from .mail_mail import OUTBOX_KEY, Outbox
+from .mail_router_log import notification
 
 _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
 
@@ -39,6 +45,31 @@ LOCK_CLASS = 0x6D726673
 ALERT_PARAMETER = "mail_router.fetch_failure_alert_threshold"
 DEFAULT_ALERT_THRESHOLD = 3
 MEGABYTE = 1024 * 1024
+# How long a failed Test Connection waits to write the Health tab on its own cursor: the
+# server's row may be held by the very transaction that runs the test.
+TEST_FAILURE_LOCK_TIMEOUT = "5s"
+# The stages of the routing log that put a fetched mail on a record.
+
+
+@dataclass(frozen=True)
+class FetchMark:
+    """Where the routing log and the quarantine stood when a fetch began: a server's
+    entries after these ids are that fetch's."""
+    started: datetime.datetime
+    last_log_id: int
+    last_quarantine_id: int
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What one fetch did on one server, for the notification of Fetch Now or Run Manually."""
+    fetched: int = 0       # processed and committed
+    routed: int = 0        # put on a record
+    quarantined: int = 0
+    left: int = 0          # left on the mail server
+    more: bool = False     # the time budget ran out first: the next run goes on
+    error: str = ""        # the fetch failed, this is why
+    skipped: bool = False  # another run was fetching this server
 
 
 class FetchmailServer(models.Model):
@@ -67,9 +98,14 @@ class FetchmailServer(models.Model):
         help="A larger message is not fetched: it stays on the mail server, neither flagged nor deleted, "
              "and the Health tab names it. Fetch it with a mail client, or raise this limit.")
     last_success_date = fields.Datetime("Last Successful Fetch", readonly=True)
-    last_error = fields.Text(readonly=True)
+    last_error = fields.Text(
+        readonly=True, help="Why the last fetch, or the last Test Connection, failed. A success does not clear "
+                            "it: compare its date with the Last Successful Fetch.")
     last_error_date = fields.Datetime(readonly=True)
-    consecutive_failures = fields.Integer(readonly=True)
+    consecutive_failures = fields.Integer(
+        readonly=True, help="Fetches that failed in a row since the last successful one; at the alert threshold "
+                            "the Settings administrators get an email. A failed Test Connection is not counted: "
+                            "it sets the Last Error only.")
     last_fetch_count = fields.Integer("Messages in Last Fetch", readonly=True)
     fetch_unfinished = fields.Boolean(
         "More Left for the Next Run", readonly=True,
@@ -85,6 +121,9 @@ class FetchmailServer(models.Model):
     mailbox_state_ids = fields.One2many("mail.router.mailbox.state", "server_id", readonly=True)
     routing_log_count = fields.Integer(compute="_compute_routing_counts")
     quarantine_count = fields.Integer("Waiting in Quarantine", compute="_compute_routing_counts")
+    fetch_cron_inactive_reason = fields.Char(
+        "Why Nothing Is Fetched by Itself", compute="_compute_fetch_cron_inactive_reason",
+        help="Why the scheduled action Mail: Fetchmail Service is off, and what turns it on.")
 
     _sql_constraints = [
         ("timeout_positive", "CHECK(timeout > 0)", "The timeout must be positive."),
@@ -106,6 +145,11 @@ class FetchmailServer(models.Model):
         for server in self:
             server.routing_log_count = logs.get(server, 0)
             server.quarantine_count = waiting.get(server, 0)
+
+    @api.depends("state")  # so that a new server's form shows it too
+    def _compute_fetch_cron_inactive_reason(self):
+        reason = self.env["ir.cron"].sudo()._mail_router_fetch_cron_inactive_reason()
+        self.fetch_cron_inactive_reason = reason
 
     def action_open_routing_log(self):
         return self._mail_router_action("mail_router.mail_router_log_action")
@@ -180,27 +224,81 @@ class FetchmailServer(models.Model):
         return connection
 
     def button_confirm_login(self):
-        """Test Connection: the cause of a failure in words an administrator can act on."""
+        """Test Connection: the cause of a failure in words an administrator can act on,
+        kept in the Health tab; a success is confirmed by a notification saying how many
+        messages wait, and the form reloads to show the new state."""
+        said = []
         for server in self:
             connection_type = server._get_connection_type()
             if connection_type not in ("imap", "pop"):
                 super(FetchmailServer, server).button_confirm_login()
+                said.append(self.env._("Connection to %s succeeded.", server.name))
                 continue
             try:
-                connection = server.connect(allow_archived=True)
-                if connection_type == "imap":
-                    with _closed_on_error(connection, imap.close):
-                        imap.select_folder(connection, server.folder)
-                    imap.close(connection)
-                else:
-                    pop3.quit(connection)
+                count = server._mail_router_count_messages(connection_type)
             except Exception as exc:  # every failure becomes a sentence for the administrator
-                raise UserError(errors.explain(exc, server._mail_router_settings())) from exc
+                message = errors.explain(exc, server._mail_router_settings())
+                server._mail_router_record_test_failure(message)
+                raise UserError(message) from exc
             server.write({"state": "done"})
-        return True
+            said.append(server._mail_router_test_success(connection_type, count))
+        return notification(self.env._("Test Connection"), "\n".join(said), "success")
+
+    def _mail_router_count_messages(self, connection_type):
+        """Log in (and select the IMAP folder), then leave: how many messages wait there."""
+        connection = self.connect(allow_archived=True)
+        if connection_type == "imap":
+            with _closed_on_error(connection, imap.close):
+                imap.select_folder(connection, self.folder)
+                count = imap.message_count(connection)
+            imap.close(connection)
+            return count
+        with _closed_on_error(connection, pop3.drop):
+            count = pop3.message_count(connection)
+        pop3.quit(connection)
+        return count
+
+    def _mail_router_test_success(self, connection_type, count):
+        if count is None:
+            return self.env._("Connection to %s succeeded.", self.name)
+        if connection_type == "imap":
+            return self.env._("Connection to %(server)s succeeded: %(count)s messages in folder %(folder)s.",
+                              server=self.name, count=count, folder=self.folder)
+        return self.env._("Connection to %(server)s succeeded: %(count)s messages in the maildrop.",
+                          server=self.name, count=count)
+
+    def _mail_router_record_test_failure(self, message):
+        """Keep a failed Test Connection in the Health tab, for the administrator to find
+        after closing the error dialog: the last error and its time (not the consecutive
+        failures, which count fetches). The UserError rolls this transaction back, so it
+        is written on a cursor of its own, committed now."""
+        with self.env.registry.cursor() as cr:
+            if not self._mail_router_lock_row(cr):
+                # not committed yet (created in this transaction), or held by it: the error
+                # dialog still says it
+                _logger.info("fetchmail: %s server %s: the failed Test Connection is not kept in its Health tab",
+                             self.server_type, self.name)
+                return
+            self.with_env(self.env(cr=cr)).write({
+                "last_error": self.env._("Test Connection: %s", message),
+                "last_error_date": fields.Datetime.now()})
+
+    def _mail_router_lock_row(self, cr):
+        """Whether ``cr`` holds this server's row for update now. The transaction running
+        the test may hold it (it wrote the server before testing): waiting for it would be
+        waiting for ourselves, so give up after a while."""
+        cr.execute("SET LOCAL lock_timeout = %s", [TEST_FAILURE_LOCK_TIMEOUT])
+        try:
+            cr.execute("SELECT id FROM fetchmail_server WHERE id = %s FOR NO KEY UPDATE", [self.id],
+                       log_exceptions=False)
+        except LockNotAvailable:
+            cr.rollback()
+            return False
+        return bool(cr.fetchall())
 
     # ------------------------------------------------------------------
     # Fetching: stock's cron calls _fetch_mails, "Fetch Now" calls fetch_mail
+    # (through action_fetch_now, below, which says what the fetch did)
     # ------------------------------------------------------------------
 
     @api.model
@@ -224,6 +322,21 @@ class FetchmailServer(models.Model):
                 continue
             server._mail_router_fetch(deadline, raise_exception=raise_exception)
         return True
+
+    def action_fetch_now(self):
+        """Fetch Now: fetch_mail, then a notification of what it did. A failure is told
+        there and kept in the Health tab (raising would only repeat it in a dialog)."""
+        mark = self._mail_router_fetch_mark()
+        self.fetch_mail(raise_exception=False)
+        outcomes = self._mail_router_fetch_outcomes(mark)
+        if len(outcomes) == 1:
+            [(server, outcome)] = outcomes.items()
+            return notification(self.env._("Fetch Now: %s", server.name), server._mail_router_outcome_text(outcome),
+                                _outcome_kind(outcome))
+        lines = [f"{server.name}: {server._mail_router_outcome_text(outcome)}" for server, outcome in outcomes.items()]
+        kinds = [_outcome_kind(outcome) for outcome in outcomes.values()]
+        return notification(self.env._("Fetch Now"), "\n".join(lines) or self.env._("Nothing to fetch."),
+                            _worst_kind(kinds))
 
     def _mail_router_fetchable(self):
         """The servers mail_router fetches: IMAP and POP3 (Gmail and Outlook are IMAP);
@@ -329,6 +442,69 @@ class FetchmailServer(models.Model):
         self.env["mail.thread"].message_process(
             self.object_id.model, raw, save_original=self.original, strip_attachments=not self.attach)
 
+    # ------------------------------------------------------------------
+    # What a fetch did: the notifications of Fetch Now and of Run Manually (ir_cron.py)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _mail_router_fetch_mark(self):
+        def last_id(model):
+            return self.env[model].sudo().search([], order="id desc", limit=1).id or 0
+
+        return FetchMark(fields.Datetime.now(), last_id("mail.router.log"), last_id("mail.router.quarantine"))
+
+    def _mail_router_fetch_outcomes(self, mark):
+        """{server: FetchOutcome} of the fetch that began at ``mark``, read from the Health
+        tab and from the routing log and quarantine entries made since."""
+        self.env.invalidate_all()  # the fetch committed and rolled back on its own
+        servers = self._mail_router_fetchable()
+        routed = dict(self.env["mail.router.log"].sudo()._read_group(
+            [("id", ">", mark.last_log_id), ("fetchmail_server_id", "in", servers.ids),
+             ("stage", "in", list(ROUTED))], ["fetchmail_server_id"], ["__count"]))
+        quarantined = dict(self.env["mail.router.quarantine"].sudo()._read_group(
+            [("id", ">", mark.last_quarantine_id), ("fetchmail_server_id", "in", servers.ids)],
+            ["fetchmail_server_id"], ["__count"]))
+        outcomes = {}
+        for server in servers:
+            since = {"routed": routed.get(server, 0), "quarantined": quarantined.get(server, 0)}
+            if server.last_success_date and server.last_success_date >= mark.started:
+                outcomes[server] = FetchOutcome(fetched=server.last_fetch_count, left=server.left_count,
+                                                more=server.fetch_unfinished, **since)
+            elif server.last_error_date and server.last_error_date >= mark.started:
+                outcomes[server] = FetchOutcome(error=server.last_error, **since)
+            else:  # its turn did not come within the time budget, or another run holds it
+                outcomes[server] = FetchOutcome(more=server.fetch_unfinished, skipped=not server.fetch_unfinished)
+        return outcomes
+
+    def _mail_router_outcome_text(self, outcome):
+        if outcome.error:
+            return self.env._("failed: %s", outcome.error)
+        if outcome.skipped:
+            return self.env._("skipped: another run is fetching this server.")
+        if not outcome.fetched and outcome.more:
+            return self.env._("not reached within this run's time: the scheduled action runs again at once.")
+        text = _counts_text(self.env, outcome.fetched, outcome.routed, outcome.quarantined, outcome.left)
+        if outcome.more:
+            text += " " + self.env._("More is left: the scheduled action runs again at once.")
+        return text
+
+    @api.model
+    def _mail_router_run_notification(self, title, mark):
+        """The notification of Run Manually on the fetch cron: what the run fetched from
+        the servers _fetch_mails fetches, then a line for each server that failed (named,
+        with why), was skipped or has more left."""
+        servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])
+        outcomes = servers._mail_router_fetch_outcomes(mark)
+        if not outcomes:
+            return notification(title, self.env._("No incoming mail server is confirmed: nothing was fetched."),
+                                "warning")
+        lines = [_counts_text(self.env, *(sum(getattr(outcome, name) for outcome in outcomes.values())
+                                         for name in ("fetched", "routed", "quarantined", "left")),
+                              servers=len(outcomes))]
+        lines += [f"{server.name}: {server._mail_router_outcome_text(outcome)}"
+                  for server, outcome in outcomes.items() if outcome.error or outcome.skipped or outcome.more]
+        return notification(title, "\n".join(lines), _worst_kind([_outcome_kind(o) for o in outcomes.values()]))
+
     def _mail_router_leave(self, message, reason, error):
         """A message the fetch leaves on the server (neither flagged nor deleted): in the
         log, with the traceback of what its processing raised, and in the Health tab."""
@@ -385,6 +561,28 @@ class _Intake:
 
     def leave(self, message, reason, error):
         self.server._mail_router_leave(message, reason, error)
+
+
+def _counts_text(env, fetched, routed, quarantined, left, servers=None):
+    counts = {"fetched": fetched, "routed": routed, "quarantined": quarantined, "left": left}
+    if servers is None:
+        return env._("%(fetched)s fetched (%(routed)s routed, %(quarantined)s quarantined), "
+                     "%(left)s left on the server.", **counts)
+    return env._("%(fetched)s fetched from %(servers)s server(s) (%(routed)s routed, %(quarantined)s quarantined), "
+                 "%(left)s left on the server.", servers=servers, **counts)
+
+
+def _outcome_kind(outcome):
+    """The notification's type: danger for a failure, warning when something needs a look."""
+    if outcome.error:
+        return "danger"
+    if outcome.skipped or outcome.more or outcome.quarantined or outcome.left:
+        return "warning"
+    return "success"
+
+
+def _worst_kind(kinds):
+    return next((kind for kind in ("danger", "warning") if kind in kinds), "success")
 
 
 @contextlib.contextmanager

@@ -28,8 +28,9 @@ def notification(title, message, kind):
     return {
         "type": "ir.actions.client",
         "tag": "display_notification",
+        # text-prewrap: a message of several lines is shown as several lines
         "params": {"title": title, "message": message, "type": kind, "sticky": kind != "success",
-                   "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+                   "className": "text-prewrap", "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
     }
 
 

@@ -1,2 +1,3 @@
 from . import test_fetchmail_server
 from . import test_install
+from . import test_fetch_tour

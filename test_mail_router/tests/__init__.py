@@ -17,3 +17,4 @@ from . import test_quarantine_triage
 from . import test_operator_access
 from . import test_operator_browser
 from . import test_pipeline_one_pass
+from . import test_operator_fetching

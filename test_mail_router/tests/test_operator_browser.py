@@ -1,36 +1,16 @@
 """The operator screens in a real headless Chromium (tours in mail_router/static/tests/tours).
 
-Each tour's screenshot() step saves a PNG in .data/screenshots/ (MAIL_ROUTER_SCREENSHOTS
-to change it); the README's are copied from there into docs/screenshots/.
+Each tour's screenshot() step saves a PNG in .data/screenshots/ (mail_router/tests/screenshots.py);
+the README's are copied from there into docs/screenshots/. The tour against a real Dovecot is
+mail_router/tests/test_fetch_tour.py, run by the system suite.
 """
-import base64
-import os
 from email.message import EmailMessage
-from pathlib import Path
-from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
-from odoo.tests.common import ChromeBrowser
 
-SCREENSHOTS = Path(os.environ.get("MAIL_ROUTER_SCREENSHOTS") or Path(__file__).parents[2] / ".data" / "screenshots")
-SCREENSHOT_SIGNAL = "mail_router screenshot: "
+from odoo.addons.mail_router.tests.screenshots import taking_screenshots
+
 DOMAIN = "mail-router-tour.example"
-
-
-class ScreenshotBrowser(ChromeBrowser):
-    """Chrome that saves a screenshot when the tour logs SCREENSHOT_SIGNAL<name>."""
-
-    def _handle_console(self, type, args=None, stackTrace=None, **kw):  # pylint: disable=redefined-builtin
-        message = str(self._from_remoteobject(args[0])) if args else ""
-        if message.startswith(SCREENSHOT_SIGNAL):
-            self._save_screenshot(message.removeprefix(SCREENSHOT_SIGNAL))
-        return super()._handle_console(type, args, stackTrace, **kw)
-
-    def _save_screenshot(self, name):
-        def save(future):
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(future.result(timeout=0)["data"]))
-        self._websocket_send("Page.captureScreenshot", with_future=True).add_done_callback(save)
 
 
 @tagged("post_install", "-at_install", "mail_router", "mail_router_browser")
@@ -54,7 +34,7 @@ class TestOperatorBrowser(HttpCase):
         self.env["mail.thread"].message_process(None, mail.as_bytes())
 
     def start_operator_tour(self, action, tour):
-        with patch("odoo.tests.common.ChromeBrowser", ScreenshotBrowser):
+        with taking_screenshots():
             self.start_tour(f"/odoo/action-mail_router.{action}", tour, login="admin")
 
     def test_simulator_reads_the_decision_of_a_pasted_mail(self):

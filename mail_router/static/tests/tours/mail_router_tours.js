@@ -83,3 +83,71 @@ tours.add("mail_router_log_target", {
         screenshot("target_record", ".o-mail-Message:contains(toner)"),
     ],
 });
+
+// mail_router/tests/test_fetch_tour.py, run by the system suite against a real Dovecot:
+// the server's coordinates are in the session storage.
+const dovecot = () => JSON.parse(sessionStorage.getItem("mail_router_dovecot"));
+
+/** Steps opening a menu of Settings > Technical (debug mode). */
+function technicalMenu(xmlid, name) {
+    return [
+        { content: "Technical", trigger: ".o_main_navbar button[data-menu-xmlid='base.menu_custom']", run: "click" },
+        { content: name, trigger: `.dropdown-item[data-menu-xmlid='${xmlid}']`, run: "click" },
+    ];
+}
+
+tours.add("mail_router_fetch", {
+    steps: () => [
+        ...technicalMenu("base.menu_ir_cron_act", "Scheduled Actions"),
+        { content: "the fetch cron", trigger: ".o_data_row td:contains(Fetchmail Service)", run: "click" },
+        screenshot("fetch_cron_off", ".o_form_view .alert-warning:contains(No active incoming mail server is confirmed)"),
+
+        ...technicalMenu("mail.menu_action_fetchmail_server_tree", "Incoming Mail Servers"),
+        { content: "a new server", trigger: ".o_list_button_add", run: "click" },
+        { content: "its name", trigger: ".o_field_widget[name=name] input", run: "edit Dovecot" },
+        { content: "host", trigger: ".o_field_widget[name=server] input", run: (h) => h.edit(dovecot().host) },
+        { content: "port", trigger: ".o_field_widget[name=port] input", run: (h) => h.edit(String(dovecot().port)) },
+        { content: "its CA", trigger: ".o_field_widget[name=ca_file] input", run: (h) => h.edit(dovecot().ca_file) },
+        { content: "login", trigger: ".o_field_widget[name=user] input", run: (h) => h.edit(dovecot().user) },
+        { content: "a wrong password", trigger: ".o_field_widget[name=password] input", run: "edit not the password" },
+        { content: "test", trigger: "button[name=button_confirm_login]", run: "click" },
+        { content: "the error names the cause", trigger: ".modal .modal-body:contains(refused the login)" },
+        { content: "close it", trigger: ".modal .modal-footer .btn-primary", run: "click" },
+        { content: "back to the list", trigger: ".o_breadcrumb .breadcrumb-item:contains(Incoming Mail Servers)", run: "click" },
+        { content: "open the server again", trigger: ".o_data_row td[name=name]:contains(Dovecot)", run: "click" },
+        { content: "its Health tab", trigger: ".o_notebook .nav-link[name=mail_router_health]", run: "click" },
+        screenshot("server_test_failed", ".o_field_widget[name=last_error]:contains(refused the login)"),
+        { content: "back to the login", trigger: ".o_notebook .nav-link[name=server_login_details]", run: "click" },
+        { content: "the password", trigger: ".o_field_widget[name=password] input", run: (h) => h.edit(dovecot().password) },
+        { content: "test again", trigger: "button[name=button_confirm_login]", run: "click" },
+        { content: "confirmed", trigger: ".o_statusbar_status .o_arrow_button_current:contains(Confirmed)" },
+        screenshot("server_confirmed", ".o_notification:contains(2 messages in folder INBOX)"),
+
+        ...technicalMenu("base.menu_ir_cron_act", "Scheduled Actions"),
+        { content: "the fetch cron", trigger: ".o_data_row td:contains(Fetchmail Service)", run: "click" },
+        { content: "now on", trigger: ".o_field_widget[name=active] input:checked" },
+        { content: "run it", trigger: "button[name=method_direct_trigger]", run: "click" },
+        { content: "what it fetched", trigger: ".o_notification:contains(2 fetched from 1 server)" },
+        screenshot("fetch_run_manually", ".o_notification:contains(1 quarantined)"),
+        { content: "close the notification", trigger: ".o_notification .o_notification_close", run: "click" },
+
+        ...technicalMenu("mail_router.mail_router_log_menu", "Routing Log"),
+        { content: "open the reply's decision", trigger: ".o_data_row:contains(Re: Toner order) td[name=subject]", run: "click" },
+        { content: "it names the header", trigger: ".o_field_widget[name=stage]:contains(In-Reply-To)" },
+        { content: "open the target record", trigger: "button[name=action_open_target]", run: "click" },
+        {
+            content: "scroll to its chatter",
+            trigger: ".o-mail-Chatter",
+            run() {
+                this.anchor.scrollIntoView();
+            },
+        },
+        screenshot("fetched_reply", ".o-mail-Message:contains(Ann Vendor):contains(toner)"),
+
+        { content: "General Settings", trigger: ".o_main_navbar [data-menu-xmlid='base.menu_administration']", run: "click" },
+        screenshot("settings_quarantine", "#mail_router_quarantine_setting:contains(1 mail waiting in quarantine)"),
+        { content: "open the quarantine", trigger: "button[name=action_mail_router_open_quarantine]", run: "click" },
+        { content: "on the waiting mail", trigger: ".o_searchview_facet:contains(Waiting)" },
+        { content: "the stray mail waits", trigger: ".o_data_row:contains(Lost invoice)" },
+    ],
+});
