@@ -18,8 +18,9 @@ lint: bootstrap
 	.venv/bin/ruff check .
 	$(PYLINT_ODOO) mail_router mail_router_sale mail_router_purchase mail_router_account test_mail_router
 
+# BENCH_ARGS="--count 60 --latency-ms 0 --skip-routing" ... (see bench/bench_gateway.py --help)
 bench: bootstrap
-	$(PYTHON_VENV) bench/bench_gateway.py
+	$(PYTHON_VENV) bench/bench_gateway.py $(BENCH_ARGS)
 
 # FUZZ_SEED=... FUZZ_CASES=... FUZZ_SECONDS=... (see scripts/run_fuzz.py)
 fuzz: bootstrap
