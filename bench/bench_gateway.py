@@ -119,7 +119,7 @@ def prepare_databases(children, count, keep_dir):
         return setups
     started = time.monotonic()
     for name in todo:
-        drop_database(children.database, name)
+        pgcluster.drop_database(children.database, name)
     installs = {name: children.odoo(name, f"--init={MODULES[name]}", "--without-demo=all", "--stop-after-init")
                 for name in todo}
     for name, process in installs.items():
@@ -200,8 +200,8 @@ def routing_benchmark(children, setups, rows):
     """Copies of both databases with ``rows`` more messages; the routing of four replies."""
     copies = {name: f"{name}_1m" for name in MODULES}
     for name, copy in copies.items():
-        drop_database(children.database, copy)
-        with admin_connection(children.database) as cursor:
+        pgcluster.drop_database(children.database, copy)
+        with pgcluster.admin_connection(children.database) as cursor:
             cursor.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
     with concurrent.futures.ThreadPoolExecutor(len(copies)) as pool:
         fills = dict(zip(copies, pool.map(lambda copy: children.run("fill", copy, {"rows": rows}),
@@ -211,7 +211,7 @@ def routing_benchmark(children, setups, rows):
         cases = {"old": fills[name]["oldest"], "recent": fills[name]["newest"],
                  "rfq": setups[name]["orders"][-1]["message_id"], "none": "<nothing.here@nowhere.example>"}
         results[name] = children.run("routing", copy, {"cases": cases, "repetitions": 50, "warmup": 5})
-        drop_database(children.database, copy)
+        pgcluster.drop_database(children.database, copy)
     return results
 
 
@@ -234,38 +234,6 @@ def memory_benchmark(children, setups, sinks, workdir, stamp):
             results[name]["problem"] = (f"the large mail is stored as {results[name]['stored']} with "
                                         f"{results[name]['attachments']} attachment(s), expected on PO {order['id']}")
     return results
-
-
-@contextlib.contextmanager
-def admin_connection(database):
-    import psycopg2
-
-    connection = psycopg2.connect(dbname="postgres", host=database.host, port=database.port,
-                                  user=database.user, password=database.password)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            yield cursor
-    finally:
-        connection.close()
-
-
-def drop_database(database, name, attempts=30):
-    """Drop ``name``. Without FORCE first: PostgreSQL then stops an autovacuum worker
-    busy on it (a superuser's process, which FORCE may not terminate for us)."""
-    import psycopg2
-
-    for _attempt in range(attempts):
-        with admin_connection(database) as cursor:
-            try:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                return
-            except psycopg2.errors.ObjectInUse:
-                with contextlib.suppress(psycopg2.errors.InsufficientPrivilege):
-                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                    return
-        time.sleep(1)
-    raise SystemExit(f"bench: could not drop database {name}: it stays in use")
 
 
 def render(results):

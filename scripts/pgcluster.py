@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,3 +142,34 @@ def _ensure_odoo_role(datadir, port):
           END IF;
         END $$;""")
 
+
+@contextlib.contextmanager
+def admin_connection(database):
+    import psycopg2  # the venv's: the rest of this module needs the standard library only
+
+    connection = psycopg2.connect(dbname="postgres", host=database.host, port=database.port,
+                                  user=database.user, password=database.password)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.close()
+
+
+def drop_database(database, name, attempts=30):
+    """Drop ``name``. Without FORCE first: PostgreSQL then stops an autovacuum worker
+    busy on it (a superuser's process, which FORCE may not terminate for us)."""
+    import psycopg2
+
+    for _attempt in range(attempts):
+        with admin_connection(database) as cursor:
+            try:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg2.errors.ObjectInUse:
+                with contextlib.suppress(psycopg2.errors.InsufficientPrivilege):
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    return
+        time.sleep(1)
+    raise RuntimeError(f"could not drop database {name}: it stays in use")

@@ -65,11 +65,7 @@ class OdooDatabase:
                 "user": self.database.user, "password": self.database.password}
 
     def drop(self):
-        connection = psycopg2.connect(dbname="postgres", **self._connection())
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        connection.close()
+        pgcluster.drop_database(self.database, self.name)
 
 
 @pytest.fixture
