@@ -14,9 +14,11 @@ the parent the decision found, message_route routes the decision it was given,
 and the post hands back the message it made. Outside the pipeline, message_route
 decides by itself.
 
-Whatever one mail does, message_process returns: what cannot be recorded as
-decided is quarantined. The caller commits (the fetcher, after each message);
-nothing here commits.
+Whatever one mail holds, message_process returns: what cannot be routed or
+processed is quarantined. Only when the database refuses even the quarantine
+entry does the error reach the caller (the fetcher then leaves the message on
+the server). The caller commits (the fetcher, after each message); nothing
+here commits.
 """
 import ast
 import logging
@@ -159,7 +161,7 @@ class MailThread(models.AbstractModel):
         would cost three queries to find no one)."""
         if isinstance(self.env.context.get(PROCESSING_KEY), Processing):
             config = self._mail_router_config(None)
-            ours = config.catchall_addresses + config.bounce_addresses
+            ours = {address.lower() for address in config.catchall_addresses + config.bounce_addresses}
             kept = [email for email in emails if tools.email_normalize(email or "", strict=False) not in ours]
             if len(kept) < len(emails):
                 found = iter(super()._mail_find_partner_from_emails(

@@ -37,6 +37,15 @@ class TestPipelineOnePass(MailRouterCase):
         self.assertEqual(log.mail_message_id, posted)
         self.assertEqual(posted.parent_id, rfq.parent_id or rfq)
 
+    def test_our_catchall_is_nobody_among_the_recipients_others_still_are(self):
+        self.env["res.partner"].create({"name": "Catchall contact", "email": self.catchall})
+        colleague = self.env["res.partner"].create({"name": "Colleague", "email": "colleague@vendor.example"})
+        rfq = self.post_on(self.ticket)
+        self.process(self.incoming(self.catchall.upper(), "Re: RFQ", In_Reply_To=rfq.message_id,
+                                   Cc="Colleague <COLLEAGUE@vendor.example>"))
+        posted = self.assertOnChatter(self.ticket, "Re: RFQ", author=self.vendor)
+        self.assertEqual(posted.partner_ids, colleague)
+
     def test_the_routing_configuration_follows_the_alias_domains(self):
         other = self.env["mail.alias.domain"].create({"name": "other.example", "catchall_alias": "help"})
         log = self.process(self.incoming(self.address("tickets"), "From the new catchall",
