@@ -18,8 +18,11 @@ NOTIFIED_ENTRIES = 10  # a notification names at most this many mails, then coun
 
 
 def mail_thread_models(records):
-    """Selection of the models that take mail: where a mail may be routed."""
-    found = records.env["ir.model"].sudo().search([("is_mail_thread", "=", True), ("transient", "=", False)])
+    """Selection of the models that take mail, where a mail may be routed: those with a
+    message_new, every mail.thread and the alias targets that are none (mail.group)."""
+    receiving = [name for name, model in records.env.registry.items()
+                 if not model._abstract and not model._transient and hasattr(model, "message_new")]
+    found = records.env["ir.model"].sudo().search([("model", "in", receiving)])
     return [(model.model, model.name) for model in found]
 
 

@@ -183,12 +183,15 @@ class MailThread(models.AbstractModel):
     # ------------------------------------------------------------------
 
     def _mail_router_check_gateway_access(self):
-        """The gateway writes the ledger, the log and the quarantine as superuser: only
-        its own callers may feed it, or anyone could mark a Message-ID as processed."""
-        if not (self.env.su or self.env.user._is_system()):
+        """The gateway writes the ledger, the log and the quarantine as superuser: no
+        outsider (portal, public) may feed it, or they could mark a Message-ID as
+        processed. Internal users may, as in stock: modules process mail on behalf of
+        an employee (hr_recruitment, mail_group's moderators), and the mailgate script
+        logs in as an internal user."""
+        if not (self.env.su or self.env.user._is_internal()):
             raise AccessError(self.env._(
-                "Only the mail gateway (the scheduled action, the mailgate script, Settings "
-                "administrators) may process incoming mail."))
+                "Only the mail gateway (the scheduled action, the mailgate script, internal users) "
+                "may process incoming mail."))
 
     @api.model
     def _mail_router_process(self, raw, model=None, custom_values=None, save_original=False,
@@ -337,7 +340,8 @@ class MailThread(models.AbstractModel):
                 message_dict.pop("parent_id", None)
                 res_id, values = target.res_id, ast.literal_eval(alias.alias_defaults or "{}")
             user_id = self._mail_find_user_for_gateway(message_dict["email_from"], alias=alias).id or self._uid
-            Model = self.env[target.model] if target.model in self.env else self
+            # as stock: a target that is no mail.thread (mail.group) is checked by mail.thread
+            Model = self.env[target.model] if hasattr(self.env.get(target.model), "_routing_check_route") else self
             route = Model._routing_check_route(
                 message, message_dict, (target.model, res_id, values, user_id, alias), raise_exception=False)
             if route:

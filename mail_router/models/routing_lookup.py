@@ -60,8 +60,10 @@ class RoutingLookup:
         email = email_normalize(email)
         if not email:
             return False
+        # a model that receives mail without being a mail.thread (mail.group) has neither
         partners = record.message_partner_ids if "message_partner_ids" in record else self.env["res.partner"]
-        partners |= record._mail_get_partners()[record.id]
+        if hasattr(record, "_mail_get_partners"):
+            partners |= record._mail_get_partners()[record.id]
         if email in partners.mapped("email_normalized"):
             return True
         # email_from holds 'Name <address>' as the sender wrote it: compared as text,

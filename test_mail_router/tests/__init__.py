@@ -18,3 +18,4 @@ from . import test_operator_access
 from . import test_operator_browser
 from . import test_pipeline_one_pass
 from . import test_operator_fetching
+from . import test_mail_group

@@ -8,13 +8,10 @@ and mail_router_purchase, installed with test_mail_router (auto_install).
 """
 import base64
 import email
-import socket
 import uuid
 from email import policy
 from email.message import EmailMessage
 from unittest.mock import patch
-
-from aiosmtpd.controller import Controller
 
 from odoo.tests import Form, TransactionCase, tagged
 from odoo.tools import email_normalize
@@ -22,22 +19,7 @@ from odoo.tools import email_normalize
 from odoo.addons.mail_router_purchase import post_init_hook as create_purchase_alias
 from odoo.addons.mail_router_sale import post_init_hook as create_sales_alias
 
-
-class SmtpSink:
-    """aiosmtpd handler keeping what it receives."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from .smtp_sink import start_smtp_sink
 
 
 # Answers to ``sent`` (the mail Odoo sent) as each client writes them, to its Reply-To.
@@ -130,14 +112,7 @@ class TestSeedModelsEndToEnd(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sink = SmtpSink()
-        cls.smtp = Controller(cls.sink, hostname="127.0.0.1", port=free_port())
-        cls.smtp.start()
-        cls.addClassCleanup(cls.smtp.stop)
-        cls.env["ir.mail_server"].search([]).unlink()
-        cls.env["ir.mail_server"].create({
-            "name": "test SMTP", "smtp_host": "127.0.0.1", "smtp_port": cls.smtp.port,
-            "smtp_encryption": "none"})
+        cls.sink = start_smtp_sink(cls)
         # The database's first alias domain: stock gives it to every company and alias
         # (vendor-bills@, the sales team's info@...).
         cls.env["mail.alias.domain"].create({
