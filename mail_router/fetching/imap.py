@@ -44,23 +44,13 @@ def open_imap(settings: ConnectionSettings) -> imaplib.IMAP4:
     read, NOT logged in: the caller authenticates it (``login``, or its own
     XOAUTH2 through ``login_with``). ``settings.timeout`` bounds the connect
     and every later read or write on the socket."""
-    if settings.security == 'none':
-        return imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
-    return tls.open_verified(
-        settings, lambda context: _open_tls(settings, context), _drop)
-
-
-def _open_tls(settings: ConnectionSettings, context: ssl.SSLContext) -> imaplib.IMAP4:
-    if settings.security == 'ssl':
-        return imaplib.IMAP4_SSL(settings.host, settings.port, ssl_context=context,
-                                 timeout=settings.timeout)
-    conn = imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
-    try:
-        _start_tls(conn, settings, context)
-    except BaseException:
-        _drop(conn)
-        raise
-    return conn
+    return tls.open_secured(
+        settings,
+        connect_plain=lambda: imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout),
+        connect_tls=lambda context: imaplib.IMAP4_SSL(settings.host, settings.port, ssl_context=context,
+                                                      timeout=settings.timeout),
+        start_tls=lambda conn, context: _start_tls(conn, settings, context),
+        drop=_drop)
 
 
 def _start_tls(conn: imaplib.IMAP4, settings: ConnectionSettings, context: ssl.SSLContext) -> None:

@@ -20,23 +20,13 @@ def open_pop3(settings: ConnectionSettings) -> poplib.POP3:
     """A connection with TLS set up as ``settings.security`` says, greeting
     read, not logged in. ``settings.timeout`` bounds the connect and every
     later read or write on the socket."""
-    if settings.security == 'none':
-        return poplib.POP3(settings.host, settings.port, timeout=settings.timeout)
-    return tls.open_verified(
-        settings, lambda context: _open_tls(settings, context), drop)
-
-
-def _open_tls(settings: ConnectionSettings, context: ssl.SSLContext) -> poplib.POP3:
-    if settings.security == 'ssl':
-        return poplib.POP3_SSL(settings.host, settings.port, timeout=settings.timeout,
-                               context=context)
-    conn = poplib.POP3(settings.host, settings.port, timeout=settings.timeout)
-    try:
-        _start_tls(conn, settings, context)
-    except BaseException:
-        drop(conn)
-        raise
-    return conn
+    return tls.open_secured(
+        settings,
+        connect_plain=lambda: poplib.POP3(settings.host, settings.port, timeout=settings.timeout),
+        connect_tls=lambda context: poplib.POP3_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                                    context=context),
+        start_tls=lambda conn, context: _start_tls(conn, settings, context),
+        drop=drop)
 
 
 def _start_tls(conn: poplib.POP3, settings: ConnectionSettings, context: ssl.SSLContext) -> None:

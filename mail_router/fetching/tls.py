@@ -32,6 +32,32 @@ def _trust_ca_file(context: ssl.SSLContext, path: str) -> None:
         raise CaFileUnreadable(path, f"not a PEM certificate file ({exc})") from None
 
 
+def open_secured(settings: ConnectionSettings,
+                 connect_plain: Callable[[], Connection],
+                 connect_tls: Callable[[ssl.SSLContext], Connection],
+                 start_tls: Callable[[Connection, ssl.SSLContext], None],
+                 drop: Callable[[Connection], None]) -> Connection:
+    """A connection secured as ``settings.security`` says, for IMAP and POP3 alike:
+    'ssl', TLS from the first byte (``connect_tls``); 'starttls', a plain connection
+    upgraded by ``start_tls``, which raises when the server does not offer it (never
+    a fall back to clear text); 'none', clear text, chosen explicitly."""
+    if settings.security == 'none':
+        return connect_plain()
+
+    def open_with(context: ssl.SSLContext) -> Connection:
+        if settings.security == 'ssl':
+            return connect_tls(context)
+        connection = connect_plain()
+        try:
+            start_tls(connection, context)
+        except BaseException:
+            drop(connection)
+            raise
+        return connection
+
+    return open_verified(settings, open_with, drop)
+
+
 def open_verified(settings: ConnectionSettings,
                   open_with: Callable[[ssl.SSLContext], Connection],
                   close: Callable[[Connection], None]) -> Connection:
