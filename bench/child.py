@@ -259,7 +259,7 @@ def mail_router_decision(env, raw):
     it (mail_router/models/mail_thread.py): adapt here when that API changes."""
     from odoo.addons.mail_router.models.routing_lookup import RoutingLookup
     from odoo.addons.mail_router.routing.chain import decide
-    from odoo.addons.mail_router.routing.headers import read_mail
+    from odoo.addons.mail_router.routing.incoming import read_mail
 
     thread = env["mail.thread"]
     _message, mail, _unreadable = read_mail(raw)

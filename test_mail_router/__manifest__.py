@@ -7,6 +7,7 @@
     "author": "mail_router contributors",
     # The seed's models (spec, "Models That Support Email Routing"), installed once for
     # the end-to-end tests; the bridges mail_router_sale, _purchase, _account follow (auto_install).
-    "depends": ["mail_router", "purchase", "sale_management", "crm", "project", "account", "hr_recruitment", "mail_group"],
+    "depends": ["mail_router", "purchase", "sale_management", "crm", "project", "account", "hr_recruitment",
+                "mail_group"],
     "data": ["security/ir.model.access.csv"],
 }

@@ -15,8 +15,9 @@ nor deleted, each named to the receiver (``leave``), and the checkpoint passes
 them: every message passed is committed by the receiver or named.
 """
 import time
+from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 # Processing that raises is tried once more, in a new transaction: when another
@@ -66,8 +67,10 @@ class Mailbox(Protocol):
 class Receiver(Protocol):
     """What the loop calls back: the caller's processing and its transaction."""
 
-    def receive(self, raw: bytes) -> None:
-        """Process one message in the current transaction (may raise)."""
+    def receive(self, raw: bytes) -> str | None:
+        """Process one message in the current transaction (may raise); what became of
+        it, in the receiver's words ('routed', 'quarantined'...), counted in the
+        Report once the message is committed."""
 
     def commit(self, checkpoint: object) -> None:
         """Store ``checkpoint`` and commit the transaction."""
@@ -96,6 +99,7 @@ class Report:
     received: int = 0        # processed and committed
     left: int = 0            # left on the server, named to the receiver
     more: bool = False       # the deadline came first: messages wait for the next run
+    outcomes: Counter = field(default_factory=Counter)  # what receive() said of the received ones
 
 
 def batches(pending: Iterable[Pending], limits: Limits) -> Iterator[list[Pending]]:
@@ -123,7 +127,7 @@ def drain(mailbox: Mailbox, receiver: Receiver, limits: Limits, deadline: float)
         if time.monotonic() >= deadline:
             report.more = True
             break
-        acknowledged, left = _take(mailbox, receiver, batch, limits)
+        acknowledged, left = _take(mailbox, receiver, batch, limits, report.outcomes)
         mailbox.acknowledge(acknowledged)
         mailbox.passed(acknowledged, left)
         report.received += len(acknowledged)
@@ -140,8 +144,9 @@ class Left:
 
 
 def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
-          limits: Limits) -> tuple[list[Hashable], list[Hashable]]:
-    """Process one batch, each message committed; returns (keys received, keys left)."""
+          limits: Limits, outcomes: Counter) -> tuple[list[Hashable], list[Hashable]]:
+    """Process one batch, each message committed; returns (keys received, keys left)
+    and counts in ``outcomes`` what became of those received."""
     acknowledged, left = [], []
     for item in batch:
         if limits.too_large(item):
@@ -149,26 +154,26 @@ def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
                 f"{item.size} bytes, more than the largest message fetched ({limits.max_message_bytes} bytes)"))
             left.append(item.key)
     for key, raw in mailbox.fetch([item.key for item in batch if not limits.too_large(item)]):
-        why = _process(receiver, raw)
-        if why is None:
+        outcome = _process(receiver, raw)
+        if isinstance(outcome, Left):
+            _leave(mailbox, receiver, key, outcome)
+            left.append(key)
+        else:
             receiver.commit(mailbox.checkpoint)
             acknowledged.append(key)
-        else:
-            _leave(mailbox, receiver, key, why)
-            left.append(key)
+            outcomes[outcome] += 1
     return acknowledged, left
 
 
-def _process(receiver: Receiver, raw: bytes | Unreadable) -> Left | None:
-    """None once ``raw`` is processed (not yet committed); else why it is left,
-    each try rolled back."""
+def _process(receiver: Receiver, raw: bytes | Unreadable) -> str | None | Left:
+    """What receive() said once ``raw`` is processed (not yet committed); else why
+    it is left, each try rolled back."""
     if isinstance(raw, Unreadable):
         return Left(f"the server did not give its bytes: {raw.reason}")
     error = None
     for _try in range(RECEIVE_TRIES):
         try:
-            receiver.receive(raw)
-            return None
+            return receiver.receive(raw)
         except Exception as exc:  # containment: one message never stops the mailbox
             receiver.rollback()
             error = exc

@@ -1,7 +1,8 @@
 from odoo import models
 from odoo.tools import email_normalize
 
-REPLY_TO_STYLE_PARAMETER = "mail_router.reply_to_style"
+from .. import parameters
+
 REPLY_TO_STYLES = [("catchall", "Catchall address (stock)"), ("record", "Record address, signed")]
 
 
@@ -16,7 +17,7 @@ class Base(models.AbstractModel):
         routes even when the mail client dropped In-Reply-To and References. A record with
         an alias of its own (a project, a sales team) keeps it, as in stock."""
         reply_to = super()._notify_get_reply_to(default=default)
-        style = self.env["ir.config_parameter"].sudo().get_param(REPLY_TO_STYLE_PARAMETER)
+        style = parameters.REPLY_TO_STYLE.read(self.env)
         if style != "record" or not self.ids or self._name == "mail.thread":
             return reply_to
         records = self.sudo()
@@ -34,6 +35,13 @@ class Base(models.AbstractModel):
             reply_to[record.id] = self._notify_get_reply_to_formatted_email(
                 f"{local}@{domain.name}", record.display_name, company=company)
         return reply_to
+
+    def _mail_router_refusal(self, message, message_dict):
+        """Why this model (a new record: ``self`` is empty) takes no such mail, by a rule
+        of its own, or None. Admission asks it (routing.admission, contact_policy), so
+        the simulator knows it too; a module whose _routing_check_route refuses mail
+        should say so here as well (mail_router_account does)."""
+        return None
 
     def _mail_router_alias_names(self):
         """{alias domain id: name of the first alias of this model there}: the aliases

@@ -2,6 +2,9 @@
 its form says why it is off when it is."""
 from odoo import api, fields, models
 
+from .. import parameters
+from .fetchmail_server import progress_request
+
 FETCH_CRON = "mail.ir_cron_mail_gateway_action"
 
 
@@ -30,7 +33,7 @@ class IrCron(models.Model):
         """Stock turns the fetch cron on when a server is confirmed and off when none is
         (fetchmail.server._update_cron, at every create, write and unlink of a server),
         except on a neutralized database; anything else is a hand's doing."""
-        if self.env["ir.config_parameter"].sudo().get_param("database.is_neutralized"):
+        if parameters.DATABASE_NEUTRALIZED.read(self.env):
             return self.env._(
                 "This database is neutralized (a copy of another): its scheduled actions stay off and "
                 "confirming a server does not turn this one on. Turn Active on only if this copy should "
@@ -51,7 +54,12 @@ class IrCron(models.Model):
         fetch_cron = self.env.ref(FETCH_CRON, raise_if_not_found=False)
         if not fetch_cron or self != fetch_cron:
             return super().method_direct_trigger()
-        Server = self.env["fetchmail.server"]
-        mark = Server._mail_router_fetch_mark()
+        Progress = self.env["ir.cron.progress"].sudo()
+        before = Progress.search([("cron_id", "=", self.id)], order="id desc", limit=1).id or 0
         super().method_direct_trigger()
-        return Server._mail_router_run_notification(self.name, mark)
+        # Stock runs the action with a context of its own, a progress record in it; the runs
+        # are recorded under that record (fetch_request). Ours is this cron's first after
+        # `before`: the cron's lock, held until the fetch's first commit, keeps any other
+        # run of it from making one earlier.
+        progress = Progress.search([("cron_id", "=", self.id), ("id", ">", before)], order="id", limit=1)
+        return self.env["fetchmail.server"]._mail_router_run_notification(self.name, progress_request(progress.id))

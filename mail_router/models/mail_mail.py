@@ -1,65 +1,88 @@
-"""The notifications of fetched mail: queued while a fetch runs, sent right after it.
+"""The notifications of fetched mail: rendered and sent right after the fetch run.
 
-Stock sends each incoming mail's notifications inline, one SMTP session per mail.
-The fetcher instead queues them (``mail_notify_force_send=False``) in an Outbox,
-and sends the Outbox once the run is done, over one SMTP connection per mail
-server (stock's mail.mail.send). What cannot be sent then stays in the mail
-queue, which its own scheduled action sends, as in stock.
+Stock renders and sends each incoming mail's notifications inline, one SMTP session
+per mail. A fetch run instead posts its mail with stock's scheduled notifications
+(mail.message.schedule, due intake.NOTIFICATION_DELAY later, so persisted: a crash
+loses none), and once the run is done renders them (stock's _send_notifications, on
+schedules locked so that stock's scheduled action cannot send them too) and sends their
+emails in batches, over one SMTP connection per batch (stock's mail.mail.send). What
+cannot be sent then waits: the schedules for stock's scheduled action, the emails in
+the mail queue, which its own scheduled action sends, as in stock.
 """
 # pylint: disable=invalid-commit
-# The outbox commits after each batch it sent, as the mail queue does after each email.
+# Each batch is committed once sent, as the mail queue commits after each email.
+import logging
+
 from odoo import api, models
 from odoo.tools import split_every
 
-OUTBOX_KEY = "mail_router_outbox"
-SENDING_KEY = "mail_router_sending_outbox"
-BATCH = 100  # emails sent in one transaction
+_logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
 
-
-class Outbox:
-    """The mail.mail ids queued during one fetch run, and those sent that stock deletes
-    (auto_delete) one by one: deleted together once all are sent. In the context:
-    hashed by identity."""
-
-    def __init__(self):
-        self.ids = []
-        self.sent_ids = []
+# While a batch is sent: the emails stock deletes once sent (auto_delete) are deleted
+# together after the batch instead, one query for all.
+SENDING_KEY = "mail_router_sending"
+BATCH = 100  # notifications rendered, or emails sent, in one transaction
+KEPT_FAILURES = ("mail_email_invalid", "mail_email_missing")  # stock deletes these too
 
 
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        mails = super().create(vals_list)
-        outbox = self.env.context.get(OUTBOX_KEY)
-        if isinstance(outbox, Outbox):
-            outbox.ids += mails.ids
-        return mails
-
     def unlink(self):
-        outbox = self.env.context.get(SENDING_KEY)
-        if isinstance(outbox, Outbox):  # sent by _mail_router_send_outbox, which deletes them at the end
-            outbox.sent_ids += self.ids
-            return True
+        if self.env.context.get(SENDING_KEY):
+            return True  # _mail_router_send_batch deletes them together
         return super().unlink()
 
     @api.model
-    def _mail_router_send_outbox(self, outbox):
-        """Send what a run queued (what a rolled-back mail queued is gone); the number sent.
+    def _mail_router_send_notifications(self, message_ids, server):
+        """Render and send the notifications of the messages a fetch run of ``server``
+        posted. Never raises: what fails waits for stock's scheduled actions."""
+        if not message_ids:
+            return
+        try:
+            rendered = self._mail_router_render(message_ids)
+            sent = self._mail_router_send_emails(message_ids)
+        except Exception:  # the scheduled actions send them later
+            self.env.cr.rollback()
+            _logger.exception("fetchmail: sending the notifications of %s server %s failed: they wait for the "
+                              "scheduled actions", server.server_type, server.name)
+            return
+        _logger.info("fetchmail: %d notification(s) rendered, %d email(s) sent for %s server %s",
+                     rendered, sent, server.server_type, server.name)
 
-        In batches of BATCH, each one transaction, as stock's inline sending of one mail's
-        notifications is: a batch's emails and what they need are read together, and a
-        crash re-sends at most one batch (stock's queue commits after each email instead,
-        reading each one alone)."""
-        mails = self.browse(outbox.ids).exists().filtered(lambda mail: mail.state == "outgoing")
-        for ids in split_every(BATCH, mails.ids):
-            batch = self.with_context(**{SENDING_KEY: outbox}).browse(ids)
-            # what stock's _send reads of each email, read for all at once
-            batch.mapped("mail_message_id.author_id.email")
-            batch.mapped("recipient_ids.email")
-            batch.send()
-            self.browse(outbox.sent_ids).unlink()
-            outbox.sent_ids.clear()
+    @api.model
+    def _mail_router_render(self, message_ids):
+        """Stock's scheduled notifications of ``message_ids``, sent now, BATCH a transaction;
+        the number sent. Each batch's schedules are locked first: one that stock's scheduled
+        action (or another process) holds is left to it."""
+        Schedule = self.env["mail.message.schedule"].sudo()
+        done = 0
+        for ids in split_every(BATCH, message_ids):
+            self.env.cr.execute("""SELECT id FROM mail_message_schedule WHERE mail_message_id = ANY(%s)
+                                    ORDER BY id FOR UPDATE SKIP LOCKED""", [list(ids)])
+            schedules = Schedule.browse(row[0] for row in self.env.cr.fetchall())
+            schedules.with_context(mail_notify_force_send=False)._send_notifications()
             self.env.cr.commit()
+            done += len(schedules)
+        return done
+
+    @api.model
+    def _mail_router_send_emails(self, message_ids):
+        """The outgoing emails of ``message_ids`` (the notifications just rendered, and
+        those a module made at posting: mail_group's), sent in batches; the number sent."""
+        mails = self.sudo().search([("mail_message_id", "in", list(message_ids)), ("state", "=", "outgoing")])
+        for ids in split_every(BATCH, mails.ids):
+            self._mail_router_send_batch(self.browse(ids))
         return len(mails)
+
+    @api.model
+    def _mail_router_send_batch(self, batch):
+        """One transaction, as stock's inline sending of one mail's notifications is: the
+        batch's emails and what they need are read together, and a crash re-sends at most
+        one batch (stock's queue commits after each email instead, reading each one alone)."""
+        batch.mapped("mail_message_id.author_id.email")
+        batch.mapped("recipient_ids.email")
+        batch.with_context(**{SENDING_KEY: True}).send()
+        batch.exists().filtered(
+            lambda mail: mail.auto_delete and (mail.state == "sent" or mail.failure_type in KEPT_FAILURES)).unlink()
+        self.env.cr.commit()

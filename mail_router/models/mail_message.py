@@ -22,3 +22,11 @@ class MailMessage(models.Model):
         posting costs no query more than stock's; mail.alias.domain and res.company
         clear the cache when it changes."""
         return self.env["res.company"].sudo().browse(company_id).alias_domain_name or socket.getfqdn()
+
+    @api.model
+    def _mail_router_posted(self, message_id):
+        """The id of the message the gateway just posted of the mail ``message_id``."""
+        self.flush_model(["message_id"])
+        self.env.cr.execute("SELECT id FROM mail_message WHERE message_id = %s ORDER BY id DESC LIMIT 1", [message_id])
+        row = self.env.cr.fetchone()
+        return row and row[0]

@@ -2,10 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-RETENTION_PARAMETER = "mail_router.ledger_retention_days"
-# Longer than any mailbox keeps mail for a redelivery (a restored backup, a server
-# that forgets its flags): a Message-ID seen within this time is never processed twice.
-DEFAULT_RETENTION_DAYS = 400
+from .. import parameters
 
 
 class MailRouterLedger(models.Model):
@@ -30,7 +27,7 @@ class MailRouterLedger(models.Model):
     ]
 
     @api.model
-    def _claim(self, message_id):
+    def _claim(self, message_id, server_id):
         """Whether this transaction is the first to process ``message_id``: False when the
         ledger has it (committed, or claimed by a transaction that then commits), or a
         stored message has it (posted by stock Odoo, or sent by us)."""
@@ -42,7 +39,7 @@ class MailRouterLedger(models.Model):
                 WHERE NOT EXISTS (SELECT 1 FROM mail_message WHERE message_id = %(id)s)
                ON CONFLICT (message_id) DO NOTHING
                RETURNING id""",
-            {"id": message_id, "server": self.env.context.get("default_fetchmail_server_id"),
+            {"id": message_id, "server": server_id,
              "uid": self.env.uid},
             # A concurrent claim that committed first is a serialization failure here
             # (REPEATABLE READ): the fetcher retries the mail, which is then a duplicate.
@@ -51,5 +48,7 @@ class MailRouterLedger(models.Model):
 
     @api.model
     def _gc_ledger(self):
-        days = int(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAMETER, DEFAULT_RETENTION_DAYS))
+        # Longer than any mailbox keeps mail for a redelivery (a restored backup, a server
+        # that forgets its flags): a Message-ID seen within this time is never processed twice.
+        days = parameters.LEDGER_RETENTION_DAYS.read(self.env)
         self.search([("create_date", "<", fields.Datetime.now() - timedelta(days=days))]).unlink()

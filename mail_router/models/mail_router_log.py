@@ -6,14 +6,14 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .. import parameters
+from ..intake import Intake, Origin
 from ..routing.headers import storable
-from ..routing.outcome import LABELS, QUARANTINED
+from ..routing.outcome import LABELS, QUARANTINED, QuarantineState
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
 
 ROUTING_STAGES = [(outcome.value, label) for outcome, label in LABELS.items()]
-RETENTION_PARAMETER = "mail_router.log_retention_days"
-DEFAULT_RETENTION_DAYS = 90
 NOTIFIED_ENTRIES = 10  # a notification names at most this many mails, then counts the others
 
 
@@ -83,11 +83,11 @@ class MailRouterLog(models.Model):
             entry.target_record = f"{model},{res_id}" if exists else False
 
     @api.model
-    def _record(self, mail, decision, started, posted=None, bounce_sent=False, error=None, raw=None):
-        """Write the entry for one processed mail, and its grep-able log line.
-        Every value comes from the mail's parsed headers or an error: made storable."""
+    def _record(self, mail, decision, started, server_id, posted_id=None, bounce_sent=False, error=None, raw=None):
+        """Write the entry for one processed mail (fetched by ``server_id``), and its
+        grep-able log line. Every value comes from the mail's parsed headers or an
+        error: made storable."""
         targets = decision.targets
-        server_id = self.env.context.get("default_fetchmail_server_id")
         decision = decision.storable()
         log = self.create({
             "fetchmail_server_id": server_id,
@@ -102,7 +102,7 @@ class MailRouterLog(models.Model):
             "target_model": ", ".join(dict.fromkeys(t.model for t in targets)) or False,
             "target_res_ids": ",".join(str(t.res_id) for t in targets if t.res_id) or False,
             "alias_id": next((t.alias_id for t in targets if t.alias_id), False),
-            "mail_message_id": posted.id if posted else False,
+            "mail_message_id": posted_id or False,
             "bounce_sent": bounce_sent,
             "authentication": decision.authentication,
             "duration_ms": round((time.monotonic() - started) * 1000),
@@ -115,6 +115,12 @@ class MailRouterLog(models.Model):
             decision.matched or "-", decision.reason, log.duration_ms)
         return log
 
+    @api.model
+    def _mail_router_latest(self, server_id, after_id):
+        """The newest entry of ``server_id`` after ``after_id``: the fetcher's mail, which
+        the intake just recorded (one fetcher per server at a time)."""
+        return self.search([("fetchmail_server_id", "=", server_id), ("id", ">", after_id)], limit=1)
+
     def action_retry(self):
         """Route a mail that was dropped (bounce, loop, auto-reply, throttled) again,
         with today's configuration: a new entry says what happened this time."""
@@ -125,7 +131,8 @@ class MailRouterLog(models.Model):
                     "%(mail)s has no raw message to route again: only mail that was neither posted nor "
                     "quarantined keeps one (a quarantined mail is retried from the Mail Quarantine).",
                     mail=entry.display_name))
-            logs |= self.env["mail.thread"]._mail_router_retry(entry.raw_bytes(), entry.fetchmail_server_id)[0]
+            intake = Intake(entry.raw_bytes(), Origin.of_server(entry.fetchmail_server_id))
+            logs |= self.browse(intake.process(self.env, past_ledger=True).log_id)
         return logs._notification(self.env._("Routed again"))
 
     def action_open_target(self):
@@ -163,12 +170,12 @@ class MailRouterLog(models.Model):
     @api.model
     def _gc_routing_log(self):
         """Forget log entries past the retention (days, system parameter
-        mail_router.log_retention_days), with the quarantine entries already dealt with
-        and the bounces sent; the ledger has its own, longer, retention."""
-        days = int(self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAMETER, DEFAULT_RETENTION_DAYS))
-        limit = fields.Datetime.now() - timedelta(days=days)
+        mail_router.log_retention_days), with the quarantine entries already dealt with,
+        the bounces sent and the fetch runs; the ledger has its own, longer, retention."""
+        limit = fields.Datetime.now() - timedelta(days=parameters.LOG_RETENTION_DAYS.read(self.env))
         self.search([("create_date", "<", limit)]).unlink()
         self.env["mail.router.quarantine"].search(
-            [("create_date", "<", limit), ("state", "!=", "pending")]).unlink()
+            [("create_date", "<", limit), ("state", "!=", QuarantineState.PENDING)]).unlink()
         self.env["mail.router.bounce"].search([("create_date", "<", limit)]).unlink()
+        self.env["mail.router.fetch.run"].search([("create_date", "<", limit)]).unlink()
         self.env["mail.router.ledger"]._gc_ledger()

@@ -5,10 +5,11 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import html2plaintext
 
+from ..intake import Intake, Origin
 from ..routing.chain import Decision
-from ..routing.headers import decode_words, header_values, read_mail, storable
-from ..routing.outcome import Outcome
-from .mail_thread import ROUTE_TO_KEY
+from ..routing.headers import decode_words, header_values, storable
+from ..routing.incoming import read_mail
+from ..routing.outcome import QUARANTINE_STATE_LABELS, Outcome, QuarantineState
 
 PREVIEW_HEADERS = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To", "References")
 
@@ -31,8 +32,8 @@ class MailRouterQuarantine(models.Model):
         "Sender Authentication", help="What the trusted receiving servers said of the From address.")
     fetchmail_server_id = fields.Many2one("fetchmail.server", "Incoming Server", ondelete="set null")
     state = fields.Selection(
-        [("pending", "Pending"), ("routed", "Routed"), ("discarded", "Discarded")],
-        default="pending", required=True, index=True)
+        [(state.value, label) for state, label in QUARANTINE_STATE_LABELS.items()],
+        default=QuarantineState.PENDING.value, required=True, index=True)
     preview_headers = fields.Text("Headers", compute="_compute_preview")
     preview_body = fields.Text("Text", compute="_compute_preview")
     preview_attachments = fields.Text("Attachments", compute="_compute_preview")
@@ -52,9 +53,10 @@ class MailRouterQuarantine(models.Model):
                 _attachment_line(part) for part in message.iter_attachments()) or False
 
     @api.model
-    def _keep(self, raw, mail, decision, error, quarantined=None):
-        """Quarantine ``raw`` with the decision's reason; a retried entry is updated.
-        The raw bytes go to an attachment as they are; the text fields are made storable."""
+    def _keep(self, raw, mail, decision, error, server_id, quarantined=None):
+        """Quarantine ``raw`` (fetched by ``server_id``) with the decision's reason; a
+        retried entry is updated. The raw bytes go to an attachment as they are; the
+        text fields are made storable."""
         decision = decision.storable()
         values = {"reason": decision.reason, "error": error and storable(error),
                   "authentication": decision.authentication}
@@ -67,7 +69,7 @@ class MailRouterQuarantine(models.Model):
             raw=base64.b64encode(raw),
             email_from=mail.from_email,
             subject=mail.subject,
-            fetchmail_server_id=self.env.context.get("default_fetchmail_server_id"),
+            fetchmail_server_id=server_id,
         ))
 
     def retry(self):
@@ -79,19 +81,19 @@ class MailRouterQuarantine(models.Model):
         return self._route_again()._notification(self.env._("Retried"))
 
     def _route_to(self, record):
-        """Post the mail on ``record``, through the gateway's pipeline: logged as a manual route."""
-        return self._route_again(**{ROUTE_TO_KEY: (record._name, record.id)})
+        """Post the mail on ``record``, through the gateway's intake: logged as a manual route."""
+        return self._route_again(chosen=(record._name, record.id))
 
-    def _route_again(self, **context):
-        """The routing log entries of routing each pending entry again."""
+    def _route_again(self, chosen=None):
+        """The routing log entries of routing each pending entry again (to the record
+        ``chosen``, (model, id), when an administrator chose one)."""
         logs = self.env["mail.router.log"]
         for entry in self:
-            if entry.state != "pending":
-                raise UserError(self.env._("Only pending mail can be routed again: %(mail)s is %(state)s.",
-                                           mail=entry.display_name, state=entry.state))
-            log, _thread_id = self.env["mail.thread"].with_context(**context)._mail_router_retry(
-                entry.raw_bytes(), entry.fetchmail_server_id, entry)
-            logs |= log
+            if entry.state != QuarantineState.PENDING:
+                raise UserError(self.env._("Only mail waiting in the quarantine can be routed again: %(mail)s is "
+                                           "%(state)s.", mail=entry.display_name, state=entry.state))
+            intake = Intake(entry.raw_bytes(), Origin.of_server(entry.fetchmail_server_id))
+            logs |= logs.browse(intake.process(self.env, past_ledger=True, quarantined=entry, chosen=chosen).log_id)
         return logs
 
     def action_route_to(self):
@@ -106,8 +108,8 @@ class MailRouterQuarantine(models.Model):
 
     def action_discard(self):
         """Discard pending mail, a routing log line each; Restore undoes it."""
-        pending = self.filtered(lambda entry: entry.state == "pending")
-        pending.write({"state": "discarded"})
+        pending = self.filtered(lambda entry: entry.state == QuarantineState.PENDING)
+        pending.write({"state": QuarantineState.DISCARDED})
         reason = f"discarded from the quarantine by {self.env.user.name}"
         logs = self.env["mail.router.log"].union(*(entry._log(Outcome.DISCARDED, reason) for entry in pending))
         return logs._notification(self.env._("Discarded"), self.env._(
@@ -115,8 +117,8 @@ class MailRouterQuarantine(models.Model):
 
     def action_restore(self):
         """Undo a discard: the mail waits in the quarantine again."""
-        discarded = self.filtered(lambda entry: entry.state == "discarded")
-        discarded.write({"state": "pending"})
+        discarded = self.filtered(lambda entry: entry.state == QuarantineState.DISCARDED)
+        discarded.write({"state": QuarantineState.PENDING})
         reason = f"restored to the quarantine by {self.env.user.name}"
         logs = self.env["mail.router.log"].union(*(entry._log(Outcome.QUARANTINE, reason) for entry in discarded))
         return logs._notification(self.env._("Restored"))
@@ -129,8 +131,8 @@ class MailRouterQuarantine(models.Model):
         """A routing log line for what an administrator did with this entry."""
         self.ensure_one()
         mail = read_mail(self.raw_bytes())[1]
-        Log = self.env["mail.router.log"].with_context(default_fetchmail_server_id=self.fetchmail_server_id.id)
-        return Log._record(mail, Decision(stage, (), None, reason), time.monotonic())
+        return self.env["mail.router.log"]._record(mail, Decision(stage, (), None, reason), time.monotonic(),
+                                                   self.fetchmail_server_id.id)
 
 
 def _body_text(message):

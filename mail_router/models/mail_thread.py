@@ -1,32 +1,24 @@
-"""Incoming mail, one message at a time: the pipeline of mail_router.
+"""mail.thread: stock's gateway hooked to mail_router's intake (intake.py).
 
-    message_process   gateway callers only (administrators, the cron, the mailgate)
-                      raw bytes -> read once (never raises) -> ledger claim (duplicate?)
-                      -> in a savepoint: decide once (routing.chain) -> stock's parse
-                         -> message_route (stock's contract) -> post
-                      -> on no route or error: quarantine (+ one bounce, by policy)
-                      -> routing log entry (raw bytes kept when not posted)
-    message_route     stock's contract (routes, or ValueError) for every caller
+    message_process    the gateway's entry point: one Intake, processed
+    message_route      stock's contract (routes, [] for mail handled without route,
+                       ValueError when nothing routes): the verdict the intake hands
+                       it, or the verdict it judges itself for any other caller
+    _get_parent_message, _detect_is_bounce, _mail_find_partner_from_emails,
+    _routing_create_bounce_email, _routing_reset_bounce, _detect_loop_sender_domain:
+                       stock's hooks, made to agree with the verdict and with the one
+                       bounce policy
 
-The mail being processed (its headers, its decision, the message posted of it)
-goes down to stock's hooks in the context (``Processing``): stock's parse takes
-the parent the decision found, message_route routes the decision it was given,
-and the post hands back the message it made. Outside the pipeline, message_route
-decides by itself.
-
-Whatever one mail holds, message_process returns: what cannot be routed or
-processed is quarantined. Only when the database refuses even the quarantine
-entry does the error reach the caller (the fetcher then leaves the message on
-the server). The caller commits (the fetcher, after each message); nothing
-here commits.
+Context keys read here: ``mail_router_posting`` (intake.POSTING_KEY, a frozen Posting:
+the mail being posted and its verdict; message_route's signature leaves no other way to
+hand it over); stock's ``default_fetchmail_server_id`` and ``fetchmail_cron_running``
+(set by the fetcher: the mail's server, and that its notifications are sent after the run).
 """
 import ast
 import logging
 import secrets
-import time
-import traceback
 import xmlrpc.client
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from email.message import EmailMessage
 
 from odoo import api, models, tools
@@ -34,33 +26,17 @@ from odoo.exceptions import AccessError, UserError
 from odoo.osv.expression import WILDCARD_OPERATORS
 from odoo.tools.sql import escape_psql
 
-from ..routing.chain import Decision, RoutingConfig, Target, decide
-from ..routing.headers import IncomingMail, incoming_mail, read_mail, storable_values
+from .. import parameters
+from ..intake import POSTING_KEY, Intake, Origin, Posting
+from ..routing import admission
+from ..routing.chain import RoutingConfig
 from ..routing.hygiene import bounce_refusal, classify
+from ..routing.incoming import incoming_mail
 from ..routing.message_id import MessageIdCodec
-from ..routing.mime import make_readable
-from ..routing.outcome import QUARANTINED, REPLIES, Outcome
+from ..routing.outcome import QUARANTINED, REPLIES, ROUTED, MailKind, Outcome
 from .routing_lookup import RoutingLookup
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
-
-SECRET_PARAMETER = "mail_router.message_id_secret"
-TRUSTED_AUTHSERV_PARAMETER = "mail_router.trusted_authserv_ids"
-PROCESSING_KEY = "mail_router_processing"
-# a route chosen by an administrator: (model, res_id)
-ROUTE_TO_KEY = "mail_router_route_to"
-
-
-@dataclass(eq=False)  # hashed by identity: it travels in the context
-class Processing:
-    """The mail the pipeline is processing, for the stock hooks it calls."""
-    mail: IncomingMail
-    decision: Decision
-    posted: list = field(default_factory=list)  # ids of the mail.message made of it
-
-
-class NoRoute(ValueError):
-    """Stock's 'no route' (a ValueError, which other modules' message_route watch)."""
 
 
 def raw_bytes(message):
@@ -70,23 +46,6 @@ def raw_bytes(message):
     if isinstance(message, str):
         return message.encode("utf-8")
     return bytes(message)
-
-
-def comma_separated(value):
-    return tuple(filter(None, (item.strip() for item in value.split(","))))
-
-
-def failed(what, exc):
-    """(the Decision, the traceback) for a mail whose ``what`` raised ``exc``: quarantined."""
-    return (Decision(Outcome.FAILED, (), None, f"{what}: {type(exc).__name__}: {exc}"),
-            "".join(traceback.format_exception(exc)))
-
-
-def refused(decision):
-    """The decision once every target refused the mail: quarantined."""
-    return Decision(Outcome.REFUSED, (), decision.matched,
-                    f"{decision.reason}; refused by the target (alias contact policy, or the model takes no mail)",
-                    authentication=decision.authentication)
 
 
 class MailThread(models.AbstractModel):
@@ -105,61 +64,52 @@ class MailThread(models.AbstractModel):
         in the quarantine with its reason, and the routing log says so.
         """
         self._mail_router_check_gateway_access()
-        _log, thread_id = self._mail_router_process(
-            raw_bytes(message), model, custom_values=custom_values, save_original=save_original,
-            strip_attachments=strip_attachments, thread_id=thread_id)
-        return thread_id
+        context = self.env.context
+        origin = Origin(server_id=context.get("default_fetchmail_server_id"), model=model or None,
+                        thread_id=thread_id, custom_values=custom_values, save_original=save_original,
+                        strip_attachments=strip_attachments, fetching=bool(context.get("fetchmail_cron_running")))
+        return Intake(raw_bytes(message), origin).process(self.env).thread_id
 
     @api.model
     def message_route(self, message, message_dict, model=None, thread_id=None, custom_values=None):
         """Stock's contract: the routes, [] for mail that is handled without route
-        (bounce, loop, auto-reply, refused), ValueError when nothing routes."""
+        (bounce, loop, auto-reply, refused, throttled), ValueError when nothing routes."""
         self._mail_router_check_gateway_access()
         if not isinstance(message, EmailMessage):
             raise TypeError("message must be an email.message.EmailMessage at this point")
-        processing = self._mail_router_processing(message_dict)
-        if processing:
-            mail, decision = processing.mail, processing.decision
-        else:
-            mail = replace(incoming_mail(message, b""), message_id=message_dict["message_id"])
-            decision = self._mail_router_decide(mail, model)
-        if decision.stage == Outcome.BOUNCE:
+        posting = self._mail_router_posting(message_dict)
+        verdict = posting.verdict if posting else self._mail_router_judge(message, message_dict, model)
+        if verdict.stage == Outcome.BOUNCE:
             self._routing_handle_bounce(message, message_dict)
             return []
         self._routing_reset_bounce(message, message_dict)
-        if decision.stage in QUARANTINED:
-            raise NoRoute(f"No route for mail with Message-Id {mail.message_id}: {decision.reason}")
-        return self._mail_router_routes(message, message_dict, decision, thread_id, custom_values)
+        if verdict.stage in QUARANTINED:
+            raise ValueError(f"No route for mail with Message-Id {message_dict['message_id']}: {verdict.reason}")
+        if verdict.stage not in ROUTED:
+            return []
+        return [route for target in verdict.targets
+                if (route := self._mail_router_checked_route(message, message_dict, verdict, target, thread_id,
+                                                             custom_values))]
 
     @api.model
     def _detect_is_bounce(self, message, message_dict):
         """One rule for bounces, the core's, for stock's bounce parsing too."""
-        processing = self._mail_router_processing(message_dict)
-        if processing:
-            return processing.decision.stage == Outcome.BOUNCE
         mail = incoming_mail(message, b"")
         return classify(message, mail.from_email, mail.recipients,
-                        self._mail_router_config(None).bounce_addresses) == Outcome.BOUNCE
+                        self._mail_router_config(None).bounce_addresses) == MailKind.BOUNCE
 
     def _get_parent_message(self, msg_dict):
-        """The message a reply answers: the one the decision found, when it found one."""
-        processing = self._mail_router_processing(msg_dict)
-        if processing and processing.decision.stage in REPLIES:
-            return self.env["mail.message"].browse(processing.decision.targets[0].parent_id)
+        """The message a reply answers: the one the verdict found, when it found one."""
+        posting = self._mail_router_posting(msg_dict)
+        if posting and posting.verdict.stage in REPLIES:
+            return self.env["mail.message"].browse(posting.verdict.targets[0].parent_id)
         return super()._get_parent_message(msg_dict)
 
-    def _message_create(self, values_list):
-        messages = super()._message_create(values_list)
-        processing = self.env.context.get(PROCESSING_KEY)
-        if isinstance(processing, Processing):
-            processing.posted += messages.filtered(lambda m: m.message_id == processing.mail.message_id).ids
-        return messages
-
     def _mail_find_partner_from_emails(self, emails, records=None, force_create=False, extra_domain=False):
-        """Stock's; for the mail being processed, our own catchall and bounce addresses
+        """Stock's; for the mail being posted, our own catchall and bounce addresses
         are nobody's (stock's parse looks up every recipient: a reply to the catchall
         would cost three queries to find no one)."""
-        if isinstance(self.env.context.get(PROCESSING_KEY), Processing):
+        if self.env.context.get(POSTING_KEY):
             config = self._mail_router_config(None)
             ours = {address.lower() for address in config.catchall_addresses + config.bounce_addresses}
             kept = [email for email in emails if tools.email_normalize(email or "", strict=False) not in ours]
@@ -171,17 +121,14 @@ class MailThread(models.AbstractModel):
         return super()._mail_find_partner_from_emails(
             emails, records=records, force_create=force_create, extra_domain=extra_domain)
 
-    def _mail_router_processing(self, message_dict):
-        """The pipeline's Processing of the mail of ``message_dict``, or None."""
-        processing = self.env.context.get(PROCESSING_KEY)
-        if isinstance(processing, Processing) and processing.mail.message_id == message_dict.get("message_id"):
-            return processing
+    def _mail_router_posting(self, message_dict):
+        """The intake's Posting of the mail of ``message_dict``, or None."""
+        posting = self.env.context.get(POSTING_KEY)
+        if isinstance(posting, Posting) and posting.message_id == message_dict.get("message_id"):
+            return posting
         return None
 
-    # ------------------------------------------------------------------
-    # The pipeline
-    # ------------------------------------------------------------------
-
+    @api.model
     def _mail_router_check_gateway_access(self):
         """The gateway writes the ledger, the log and the quarantine as superuser: no
         outsider (portal, public) may feed it, or they could mark a Message-ID as
@@ -193,166 +140,62 @@ class MailThread(models.AbstractModel):
                 "Only the mail gateway (the scheduled action, the mailgate script, internal users) "
                 "may process incoming mail."))
 
-    @api.model
-    def _mail_router_process(self, raw, model=None, custom_values=None, save_original=False,
-                             strip_attachments=False, thread_id=None, quarantined=None, retry=False):
-        """Route and post ``raw``; returns (routing log entry, thread id or False). Never
-        raises for what the mail holds.
-
-        ``retry``: route it again, past the ledger; ``quarantined``: the quarantine
-        entry being retried, updated instead of a new entry being made.
-        """
-        started = time.monotonic()
-        message, mail, unreadable = read_mail(raw)
-        Log = self.env["mail.router.log"].sudo()
-        if not retry and not self.env["mail.router.ledger"].sudo()._claim(mail.message_id):
-            decision = Decision(Outcome.DUPLICATE, (), mail.message_id,
-                                f"{mail.message_id} was already processed: skipped")
-            return Log._record(mail, decision, started), False
-
-        def route_post_and_keep():
-            if unreadable:
-                outcome = Decision(Outcome.QUARANTINE, (), None, f"the mail cannot be parsed: {unreadable}"), False, []
-            else:
-                outcome = self._mail_router_route_and_post(
-                    message, mail, model, custom_values, save_original, strip_attachments, thread_id)
-            return self._mail_router_keep(raw, message, mail, *outcome, started, quarantined)
-
-        result, failure = self._mail_router_contained(route_post_and_keep)
-        if not failure:
-            return result
-        decision, error = failed("processing failed", failure)
-        kept, failure = self._mail_router_contained(lambda: self._mail_router_keep(
-            raw, message, mail, decision, False, [], started, quarantined, error=error))
-        if failure:  # the last resort: not even the quarantine takes it; the fetcher leaves it on the server
-            raise failure
-        return kept
-
-    def _mail_router_contained(self, work):
-        """(work(), None), or (None, the exception it raised) with all it did rolled back.
-        As in stock's message_process, precommit hooks (tracking, and the mail templates
-        it sends) are left to the commit."""
-        cr = self.env.cr
-        cr.flush()
-        savepoint = cr.savepoint(flush=False)
-        try:
-            result = work()
-            self.env.flush_all()
-        except Exception as exc:  # the caller records it: containment is the point
-            cr.clear()
-            savepoint.close(rollback=True)
-            return None, exc
-        savepoint.close(rollback=False)
-        return result, None
-
-    def _mail_router_keep(self, raw, message, mail, decision, thread_id, posted_ids, started, quarantined,
-                          error=None):
-        """Keep what was not posted (quarantined, or its raw bytes on the log entry) and
-        write the log entry; returns (log entry, thread id)."""
-        posted = self.env["mail.message"].browse(posted_ids[-1:])
-        if decision.stage in QUARANTINED:
-            self.env["mail.router.quarantine"].sudo()._keep(raw, mail, decision, error, quarantined)
-            if decision.bounce_sender:
-                self._mail_router_bounce_sender(message, mail)
-        elif quarantined:
-            quarantined.state = "routed"
-        kept = None if posted or decision.stage in QUARANTINED else raw
-        bounce_sent = not posted and self.env["mail.router.bounce"].sudo()._sent_about(mail.message_id)
-        log = self.env["mail.router.log"].sudo()._record(
-            mail, decision, started, posted=posted, bounce_sent=bounce_sent, error=error, raw=kept)
-        return log, thread_id
+    # ------------------------------------------------------------------
+    # The verdict, and stock's routes for it
+    # ------------------------------------------------------------------
 
     @api.model
-    def _mail_router_retry(self, raw, server, quarantined=None):
-        """Route ``raw`` again, as ``server`` (maybe none) would fetch it today."""
-        return self.with_context(default_fetchmail_server_id=server.id)._mail_router_process(
-            raw, server.object_id.model, save_original=server.original,
-            strip_attachments=bool(server) and not server.attach, quarantined=quarantined, retry=True)
+    def _mail_router_judge(self, message, message_dict, model):
+        """The verdict on a mail that message_route is given by another caller than the
+        intake: judged as the intake judges it."""
+        mail = replace(incoming_mail(message, b""), message_id=message_dict["message_id"])
+        lookup = RoutingLookup(self.env, message, mail)
+        return admission.judge(mail, lookup, lookup, self._mail_router_codec(), self._mail_router_config(model))
 
-    def _mail_router_route_and_post(self, message, mail, model, custom_values,
-                                    save_original, strip_attachments, thread_id):
-        """(Decision, thread id, ids of the posted messages): decide, then stock's steps
-        (parse, route, post) on that decision."""
-        make_readable(message)  # stock's parsing raises on unknown charsets, types, unreadable headers...
-        decision = self._mail_router_decide(mail, model)
-        processing = Processing(mail, decision)
-        thread = self.with_context(**{PROCESSING_KEY: processing})
-        # Stock decodes headers with surrogate escapes, and keeps NUL: nothing that
-        # reaches PostgreSQL may hold either. Stock invents '<time@localhost>' for a
-        # mail without Message-ID, and a retry would be a new mail: the core's id is
-        # derived from the bytes.
-        msg_dict = storable_values(thread.message_parse(message, save_original=save_original))
-        msg_dict["message_id"] = mail.message_id
-        if strip_attachments:
-            msg_dict.pop("attachments", None)
-        if thread._detect_loop_headers(msg_dict):
-            return Decision(Outcome.LOOP, (), mail.message_id, "reply to our own loop-detection notice"), False, []
-        try:
-            routes = thread.message_route(message, msg_dict, model, thread_id, custom_values)
-        except NoRoute:
-            return decision, False, []
-        if decision.targets and not routes:
-            return refused(decision), False, []
-        # only mail that creates records can be a sender's loop (stock looks no further either)
-        if any(not route[1] for route in routes) and thread._detect_loop_sender(message, msg_dict, routes):
-            return Decision(Outcome.THROTTLED, (), mail.from_email,
-                            f"{mail.from_email} created too many records recently (mail.gateway.loop.*)"), False, []
-        if not routes:
-            return decision, False, []
-        return decision, thread._message_route_process(message, msg_dict, routes), processing.posted
+    def _mail_router_checked_route(self, message, message_dict, verdict, target, thread_id, custom_values):
+        """Stock's route (model, thread_id, custom_values, user_id, alias) for a target
+        of the verdict, checked by stock's _routing_check_route (a module's own rule:
+        account refuses a new bill without attachment); None when it refuses."""
+        alias = self.env["mail.alias"].browse(target.alias_id)
+        if verdict.stage in REPLIES:
+            if message_dict.get("parent_id") != target.parent_id:
+                parent = self.env["mail.message"].sudo().browse(target.parent_id)
+                message_dict.update(self._message_parse_extract_from_parent(parent.exists()))
+            res_id, values = target.res_id, custom_values
+        elif verdict.stage == Outcome.MANUAL:
+            res_id, values = target.res_id, custom_values
+        elif verdict.stage == Outcome.CATCHALL_DEFAULT:
+            message_dict.pop("parent_id", None)
+            res_id, values = thread_id or None, custom_values
+        else:
+            message_dict.pop("parent_id", None)
+            res_id, values = target.res_id, ast.literal_eval(alias.alias_defaults or "{}")
+        user_id = self._mail_find_user_for_gateway(message_dict["email_from"], alias=alias).id or self._uid
+        # as stock: a target that is no mail.thread (mail.group) is checked by mail.thread
+        Model = self.env[target.model] if hasattr(self.env.get(target.model), "_routing_check_route") else self
+        return Model._routing_check_route(
+            message, message_dict, (target.model, res_id, values, user_id, alias), raise_exception=False) or None
+
+    # ------------------------------------------------------------------
+    # What a verdict that posts nothing makes the gateway do (intake.act)
+    # ------------------------------------------------------------------
 
     @api.model
-    def _mail_router_decide(self, mail, model):
-        """Where ``mail`` goes: the routing chain's decision (see routing.chain), or the
-        record an administrator chose (Route to... in the quarantine)."""
-        chosen = self.env.context.get(ROUTE_TO_KEY)
-        if chosen:
-            return self._mail_router_manual_decision(*chosen)
-        return decide(mail, RoutingLookup(self.env), self._mail_router_codec(), self._mail_router_config(model))
-
-    @api.model
-    def _mail_router_manual_decision(self, model, res_id):
-        if not self.env[model].browse(res_id).exists():
-            # stock's route check would create a new record instead
-            return Decision(Outcome.REFUSED, (), None, f"{model},{res_id} no longer exists")
-        # no alias: the contact policy is the administrator's choice; the record must exist and take mail
-        return Decision(Outcome.MANUAL, (Target(model, res_id),), None,
-                        f"routed by hand from the quarantine by {self.env.user.name} to {model},{res_id}")
-
-    def _mail_router_routes(self, message, message_dict, decision, thread_id, custom_values):
-        """Stock routes (model, thread_id, custom_values, user_id, alias) for the
-        decision's targets, each checked by stock's _routing_check_route
-        (record still there, model accepts mail, alias contact policy)."""
-        routes = []
-        for target in decision.targets:
-            alias = self.env["mail.alias"].browse(target.alias_id)
-            if decision.stage in REPLIES:
-                if message_dict.get("parent_id") != target.parent_id:
-                    parent = self.env["mail.message"].sudo().browse(target.parent_id)
-                    message_dict.update(self._message_parse_extract_from_parent(parent.exists()))
-                res_id, values = target.res_id, custom_values
-            elif decision.stage == Outcome.MANUAL:
-                res_id, values = target.res_id, custom_values
-            elif decision.stage == Outcome.CATCHALL_DEFAULT:
-                message_dict.pop("parent_id", None)
-                res_id, values = thread_id or None, custom_values
-            else:
-                message_dict.pop("parent_id", None)
-                res_id, values = target.res_id, ast.literal_eval(alias.alias_defaults or "{}")
-            user_id = self._mail_find_user_for_gateway(message_dict["email_from"], alias=alias).id or self._uid
-            # as stock: a target that is no mail.thread (mail.group) is checked by mail.thread
-            Model = self.env[target.model] if hasattr(self.env.get(target.model), "_routing_check_route") else self
-            route = Model._routing_check_route(
-                message, message_dict, (target.model, res_id, values, user_id, alias), raise_exception=False)
-            if route:
-                routes.append(route)
-        return routes
-
     def _mail_router_bounce_sender(self, message, mail):
         """Tell the sender that the mail reached no one (the one bounce policy applies)."""
         body = self.env["ir.qweb"]._render("mail.mail_bounce_catchall", {"message": message})
         self._routing_create_bounce_email(
             mail.from_email, body, message, references=mail.message_id, reply_to=self.env.company.email)
+
+    @api.model
+    def _mail_router_throttled_notice(self, message, mail):
+        """Stock's notice to a sender who created too many records (its _detect_loop_sender):
+        tagged, so that an answer to it is recognised as a loop."""
+        body = self.env["ir.qweb"]._render("mail.message_notification_limit_email",
+                                           {"email": ", ".join(mail.to)}, minimal_qcontext=True,
+                                           raise_if_not_found=False)
+        references = f"{mail.message_id} {tools.mail.generate_tracking_message_id('loop-detection-bounce-email')}"
+        self._routing_create_bounce_email(mail.from_email, body, message, references=references)
 
     @api.model
     def _routing_create_bounce_email(self, email_from, body_html, message, **mail_values):
@@ -361,9 +204,14 @@ class MailThread(models.AbstractModel):
         address of a known partner only (the Return-Path is whatever the sender chose),
         never about automatic or list mail or with a null Return-Path, at most once a
         day per address; and it says it is automatic (RFC 3834), so that the other side's
-        robots do not answer it."""
+        robots do not answer it. The mail is known by the Message-ID its bounce refers to
+        (the intake's, for a mail that has none), else by its own."""
         mail = incoming_mail(message, b"")
-        refusal = bounce_refusal(message, mail) or self._mail_router_bounce_refusal(mail.from_email)
+        referred = (mail_values.get("references") or "").split()
+        if referred:
+            mail = replace(mail, message_id=referred[0])
+        refusal = (bounce_refusal(mail.from_email, mail.kind, mail.null_return_path)
+                   or self._mail_router_bounce_refusal(mail.from_email))
         if refusal:
             _logger.info("routing: no bounce about Message-Id %s to %s: %s",
                          mail.message_id, mail.from_email or "-", refusal)
@@ -449,20 +297,20 @@ class MailThread(models.AbstractModel):
         """The Message-ID signing secret, made at install (and at upgrade, if an
         administrator deleted it), never on a read: two workers reading at once
         would make two."""
-        parameters = self.env["ir.config_parameter"].sudo()
-        if not parameters.get_param(SECRET_PARAMETER):
-            parameters.set_param(SECRET_PARAMETER, secrets.token_hex(32))
+        if not parameters.MESSAGE_ID_SECRET.read(self.env):
+            self.env["ir.config_parameter"].sudo().set_param(parameters.MESSAGE_ID_SECRET.key, secrets.token_hex(32))
 
     @api.model
     @tools.ormcache()
     def _mail_router_codec(self):
         """The database's signing codec; cached (set_param clears the cache)."""
-        secret = self.env["ir.config_parameter"].sudo().get_param(SECRET_PARAMETER)
+        secret = parameters.MESSAGE_ID_SECRET.read(self.env)
         if not secret:
             raise UserError(self.env._(
                 "mail_router cannot sign Message-IDs: the system parameter %(parameter)s is missing. "
                 "Upgrade the mail_router module (Apps) to make a new one; replies to mail signed with "
-                "the old one then route by their stored Message-ID only.", parameter=SECRET_PARAMETER))
+                "the old one then route by their stored Message-ID only.",
+                parameter=parameters.MESSAGE_ID_SECRET.key))
         return MessageIdCodec(secret.encode())
 
     @api.model
@@ -477,14 +325,13 @@ class MailThread(models.AbstractModel):
         domains = self.env["mail.alias.domain"].sudo().search([])  # pylint: disable=no-search-all
         catchall = tuple(filter(None, domains.mapped("catchall_email")))
         bounce = tuple(filter(None, domains.mapped("bounce_email")))
-        parameters = self.env["ir.config_parameter"].sudo()
-        allowed = parameters.get_param("mail.catchall.domain.allowed") or ""
-        trusted = parameters.get_param(TRUSTED_AUTHSERV_PARAMETER) or ""
         return RoutingConfig(
             alias_domains=tuple(domains.mapped("name")),
             catchall_addresses=catchall,
             bounce_addresses=bounce,
             loop_addresses=catchall + bounce + tuple(filter(None, domains.mapped("default_from_email"))),
-            local_part_domains=comma_separated(allowed),
-            trusted_authserv_ids=comma_separated(trusted),
+            local_part_domains=parameters.CATCHALL_DOMAINS_ALLOWED.read(self.env),
+            trusted_authserv_ids=parameters.TRUSTED_AUTHSERV_IDS.read(self.env),
+            loop_minutes=parameters.LOOP_MINUTES.read(self.env),
+            loop_threshold=parameters.LOOP_THRESHOLD.read(self.env),
         )

@@ -1,42 +1,41 @@
 from odoo import api, fields, models
 
-from .base import REPLY_TO_STYLE_PARAMETER, REPLY_TO_STYLES
-from .fetchmail_server import ALERT_PARAMETER, DEFAULT_ALERT_THRESHOLD
-from .mail_router_ledger import DEFAULT_RETENTION_DAYS as DEFAULT_LEDGER_DAYS
-from .mail_router_ledger import RETENTION_PARAMETER as LEDGER_RETENTION_PARAMETER
-from .mail_router_log import DEFAULT_RETENTION_DAYS as DEFAULT_LOG_DAYS
-from .mail_router_log import RETENTION_PARAMETER as LOG_RETENTION_PARAMETER
-from .mail_thread import TRUSTED_AUTHSERV_PARAMETER
+from .. import parameters
+from ..routing.outcome import QuarantineState
+from .base import REPLY_TO_STYLES
 
 
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     mail_router_reply_to_style = fields.Selection(
-        REPLY_TO_STYLES, string="Reply-To of Record Mail", default="catchall", required=True,
-        config_parameter=REPLY_TO_STYLE_PARAMETER,
+        REPLY_TO_STYLES, string="Reply-To of Record Mail", default=parameters.REPLY_TO_STYLE.default, required=True,
+        config_parameter=parameters.REPLY_TO_STYLE.key,
         help="Catchall: stock's Reply-To, the catchall address. Record address: a signed address naming "
              "the record (purchase+123-<signature>@yourdomain.com), so that a reply reaches the record even "
              "when the mail client drops In-Reply-To and References. The mail server must deliver "
              "plus-addressed mail to the base mailbox.")
     mail_router_trusted_authserv_ids = fields.Char(
-        "Trusted Authentication Servers", config_parameter=TRUSTED_AUTHSERV_PARAMETER,
+        "Trusted Authentication Servers", config_parameter=parameters.TRUSTED_AUTHSERV_IDS.key,
         help="Comma-separated authserv-ids of your receiving mail servers (e.g. mx.example.com), as they "
              "write them in Authentication-Results. When set, a sender posts through an unsigned record "
              "address only if that server saw DMARC (or an aligned DKIM or SPF) pass for their From.")
     # Integers kept as system parameters; 0 (empty) falls back to the default.
     mail_router_log_retention_days = fields.Integer(
-        "Routing Log Retention (days)", config_parameter=LOG_RETENTION_PARAMETER, default=DEFAULT_LOG_DAYS,
+        "Routing Log Retention (days)", config_parameter=parameters.LOG_RETENTION_DAYS.key,
+        default=parameters.LOG_RETENTION_DAYS.default,
         help="The daily scheduled action Mail Router: Clean Routing Log removes older routing log entries, with "
              "the raw mail they keep, the quarantine entries already routed or discarded, and the record of "
              "the bounces sent. Mail waiting in the quarantine is never removed.")
     mail_router_ledger_retention_days = fields.Integer(
-        "Message-ID Memory (days)", config_parameter=LEDGER_RETENTION_PARAMETER, default=DEFAULT_LEDGER_DAYS,
+        "Message-ID Memory (days)", config_parameter=parameters.LEDGER_RETENTION_DAYS.key,
+        default=parameters.LEDGER_RETENTION_DAYS.default,
         help="How long the Message-ID of a processed mail is remembered, so that the same mail fetched "
              "again (a restored mailbox, a server that lost its flags) is skipped as a duplicate. Keep it "
              "longer than your mailboxes keep mail.")
     mail_router_fetch_failure_alert_threshold = fields.Integer(
-        "Alert After Failed Fetches", config_parameter=ALERT_PARAMETER, default=DEFAULT_ALERT_THRESHOLD,
+        "Alert After Failed Fetches", config_parameter=parameters.FETCH_FAILURE_ALERT_THRESHOLD.key,
+        default=parameters.FETCH_FAILURE_ALERT_THRESHOLD.default,
         help="After this many failed fetches of a server in a row, the Settings administrators get one "
              "email (not one per run). A failed Test Connection does not count.")
     mail_router_quarantine_waiting = fields.Char(
@@ -45,7 +44,7 @@ class ResConfigSettings(models.TransientModel):
     # a field it depends on, so that the settings form (a new record) computes it, as stock's counters
     @api.depends("company_id")
     def _compute_mail_router_quarantine_waiting(self):
-        count = self.env["mail.router.quarantine"].sudo().search_count([("state", "=", "pending")])
+        count = self.env["mail.router.quarantine"].sudo().search_count([("state", "=", QuarantineState.PENDING)])
         if count == 1:
             self.mail_router_quarantine_waiting = self.env._("1 mail waiting in quarantine")
         else:

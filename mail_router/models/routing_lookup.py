@@ -1,17 +1,30 @@
-"""The database side of the routing chain: routing.chain.Lookup over the ORM.
+"""The database side of routing for one mail: routing.chain.Lookup and
+routing.admission.Gate over the ORM, without side effects (the routing simulator
+asks the same questions as the gateway).
 
 One query answers all In-Reply-To and References ids together, one the aliases.
 """
+from datetime import timedelta
+
 from odoo.tools import email_normalize
 from odoo.tools.sql import escape_psql
 
-from ..routing.chain import Alias, Target
+from ..routing.chain import Alias, Refusal, Target
 from ..routing.headers import split_address
 
 
 class RoutingLookup:
-    def __init__(self, env):
+    def __init__(self, env, message=None, mail=None):
+        """``message``, ``mail``: the parsed mail and its IncomingMail, which the Gate's
+        questions are about (the chain's need neither)."""
         self.env = env(su=True)
+        self.message = message
+        self.mail = mail
+        self._authors = {}
+
+    # ------------------------------------------------------------------
+    # routing.chain.Lookup
+    # ------------------------------------------------------------------
 
     def threads_by_message_ids(self, message_ids):
         # Stock ignores its own 'reply_to' ids: they name no thread.
@@ -74,3 +87,70 @@ class RoutingLookup:
             "|", "|", ("author_id.email_normalized", "=", email),
             ("email_from", "=ilike", address), ("email_from", "=ilike", f"%<{address}>"),
         ], limit=1))
+
+    # ------------------------------------------------------------------
+    # routing.admission.Gate
+    # ------------------------------------------------------------------
+
+    def acceptance_refusal(self, target):
+        """As stock's route check: a reply needs message_update (or falls back on a new
+        record), a new record message_new."""
+        if target.model not in self.env:
+            return f"{target.model} is not a model of this database"
+        Model = self.env[target.model]
+        if target.res_id and (hasattr(Model, "message_update") or hasattr(Model, "message_new")):
+            return None
+        if not hasattr(Model, "message_new"):
+            return f"{target.model} takes no new records by mail"
+        return None
+
+    def contact_refusal(self, target):
+        """The alias's contact policy, as stock checks it (the model's _alias_get_error,
+        on the record, else the alias's parent record, else the model), then the
+        model's own rule (_mail_router_refusal)."""
+        alias = self.env["mail.alias"].browse(target.alias_id)
+        if target.res_id:
+            holder = self.env[target.model].browse(target.res_id)
+        elif alias.alias_parent_model_id and alias.alias_parent_thread_id:
+            holder = self.env[alias.alias_parent_model_id.model].browse(alias.alias_parent_thread_id)
+        else:
+            holder = self.env[target.model]
+        message_dict = self._message_dict(holder if target.res_id else None)
+        error = holder._alias_get_error(self.message, message_dict, alias)
+        if error:
+            return Refusal(target, f"the contact policy of alias {alias.alias_name} refuses it: "
+                                   f"{error.message or 'unknown error'}",
+                           told_by="alias", config_error=error.is_config_error)
+        reason = self.env[target.model].browse(target.res_id or [])._mail_router_refusal(self.message, message_dict)
+        return reason and Refusal(target, reason, told_by="model")
+
+    def created_recently(self, models, minutes):
+        """Stock's count (_detect_loop_sender): records the sender created lately, per
+        model that says how to find them (_detect_loop_sender_domain)."""
+        email = email_normalize(self.mail.from_email)
+        if not email or self.env["mail.gateway.allowed"].search_count([("email_normalized", "=", email)], limit=1):
+            return 0
+        since = self.env.cr.now() - timedelta(minutes=minutes)
+        counts = [0]
+        for model in models:
+            Model = self.env[model]
+            if not hasattr(Model, "_detect_loop_sender_domain"):
+                continue
+            domain = Model._detect_loop_sender_domain(email)
+            if domain:
+                counts.append(Model.search_count([("create_date", ">", since), *domain]))
+        return max(counts)
+
+    def _message_dict(self, record):
+        """What stock's contact checks read of the parsed mail: its sender, and the
+        partner stock's route check takes for its author."""
+        if record not in self._authors:
+            found = self.env["mail.thread"]._mail_find_partner_from_emails([self.mail.from_email], records=record)
+            self._authors[record] = found[0].id if found else False
+        return {
+            "message_id": self.mail.message_id,
+            "email_from": self.mail.from_email,
+            "author_id": self._authors[record],
+            "to": ", ".join(self.mail.to),
+            "recipients": ", ".join(self.mail.recipients),
+        }

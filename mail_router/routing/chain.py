@@ -23,10 +23,11 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from .authentication import Verdict, verdict
-from .headers import IncomingMail, base_address, split_address, storable
+from .headers import base_address, split_address, storable
 from .hygiene import bounce_recipient, is_loop
+from .incoming import IncomingMail
 from .message_id import MessageIdCodec, parse_catchall_tag, parse_plus_tag
-from .outcome import Outcome
+from .outcome import MailKind, Outcome
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,19 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a target refused a mail (admission.py)."""
+    target: Target
+    reason: str                     # one sentence for the routing log and the simulator
+    # who tells the sender, as in stock: 'alias' (its bounce, the alias's owner in copy),
+    # 'model' (the model's own route check, e.g. account's "no attachment"), None: nobody
+    told_by: str | None = None
+    config_error: bool = False      # the alias is misconfigured (stock then marks it invalid)
+
+
+@dataclass(frozen=True)
 class Decision:
-    stage: str                      # an Outcome: a stage name, or quarantine
+    stage: Outcome                  # a stage of the chain or of admission, or quarantine
     targets: tuple[Target, ...]
     matched: str | None             # the header value that decided: a message id, an address...
     reason: str                     # one sentence for the routing log and the simulator
@@ -59,6 +71,8 @@ class Decision:
     bounce_sender: bool = False
     # what our trusted servers said of From (authentication.Verdict.reason); None: not checked
     authentication: str | None = None
+    # the targets admission dropped, and why (the alias's owner is told, as in stock)
+    refusals: tuple[Refusal, ...] = ()
 
     def storable(self) -> 'Decision':
         """The decision with its texts made storable (reasons may quote an exception)."""
@@ -79,6 +93,10 @@ class RoutingConfig:
     # authserv-ids of our receiving servers (mail_router.trusted_authserv_ids): when
     # set, a sender is known to a record only if they authenticated their From
     trusted_authserv_ids: tuple[str, ...] = ()
+    # stock's mail.gateway.loop.minutes and .threshold: a sender who created this many
+    # records in that many minutes creates no more (admission's throttling)
+    loop_minutes: int = 120
+    loop_threshold: int = 20
 
 
 class Lookup(Protocol):
@@ -172,7 +190,7 @@ def looked_at(stage: str, mail: IncomingMail) -> str:
 def bounce(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     mail = facts.mail
     recipient = bounce_recipient(mail.recipients, facts.config.bounce_addresses)
-    if mail.auto == 'bounce' or recipient is not None:
+    if mail.kind == MailKind.BOUNCE or recipient is not None:
         return Decision(Outcome.BOUNCE, (), recipient or mail.from_email or None,
                         'delivery status notification: it updates the bounced contact and is never routed')
     return None
@@ -198,7 +216,7 @@ def references(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision 
 def auto_reply(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     # Reached only when no thread was found: an auto-reply may be posted on a
     # thread, but must not create a record nor be answered.
-    if facts.mail.auto == 'auto_reply':
+    if facts.mail.kind == MailKind.AUTO_REPLY:
         return Decision(Outcome.AUTO_REPLY, (), facts.mail.from_email or None,
                         'auto-generated mail that replies to no known thread: dropped')
     return None
@@ -246,7 +264,7 @@ def catchall(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision:
                         "(the incoming mail server's default model)")
     return Decision(Outcome.QUARANTINE, (), matched,
                     'no thread or alias matched and the incoming mail server has no default model',
-                    bounce_sender=mail.auto is None and matched is not None)
+                    bounce_sender=mail.kind is None and matched is not None)
 
 
 STAGES: tuple[Stage, ...] = (

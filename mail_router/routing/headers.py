@@ -1,4 +1,4 @@
-"""Read what routing needs from the headers of an incoming mail, as plain data.
+"""Read header values robustly: message ids, addresses, encoded words, as plain data.
 
 Incoming mail is often broken: folded or truncated References, ids without
 angle brackets, raw 8-bit bytes, encoded words in unknown charsets. Every
@@ -13,93 +13,15 @@ line or an address longer than RFC 5321 allows names nothing and is left out.
 """
 import binascii
 import contextlib
-import email
-import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email import policy
 from email.message import Message
-from email.parser import BytesHeaderParser
 
-# References can list a whole thread; the newest ids are the last ones
-# (RFC 5322 §3.6.4) and the lookup must stay one small query.
-MAX_IDS = 32
-
-SYNTHETIC_DOMAIN = 'mail-router.invalid'
 # RFC 5322 §2.1.1: a line is at most 998 characters; a longer id is no id. In
 # bytes, so that the btree index of any column holding it accepts it.
 MAX_ID_BYTES = 998
 # RFC 5321 §4.5.3.1: a path is at most 256 octets, brackets included.
 MAX_ADDRESS_LENGTH = 254
-
-
-@dataclass(frozen=True)
-class IncomingMail:
-    """The headers of one incoming mail, as the routing chain reads them."""
-    message_id: str                 # '<...>'; synthetic when the mail has none
-    message_id_synthetic: bool
-    in_reply_to: tuple[str, ...]    # at most the first MAX_IDS
-    references: tuple[str, ...]     # oldest first, at most the last MAX_IDS
-    from_email: str                 # lowercase bare address, '' when there is none
-    recipients: tuple[str, ...]     # Delivered-To, To, Cc: lowercase bare addresses
-    to: tuple[str, ...]             # Delivered-To and To only: a forward is decided on these (stock: To > Cc)
-    subject: str
-    auto: str | None                # hygiene.classify: 'bounce', 'auto_reply', 'list' or None
-    authentication_results: tuple[str, ...] = ()  # RFC 8601 header values, topmost first
-
-
-def read_mail(raw: bytes) -> tuple[Message | None, IncomingMail, str | None]:
-    """(parsed message, its IncomingMail, None), or, for bytes the email package
-    cannot parse (MIME nested past the recursion limit...), (None, the
-    IncomingMail of its headers alone, why it failed). Never raises."""
-    try:
-        message = email.message_from_bytes(raw, policy=policy.SMTP)
-        return message, incoming_mail(message, raw), None
-    except Exception as exc:  # whatever the parser chokes on, the mail is still kept
-        error = storable(f'{type(exc).__name__}: {exc}')
-    try:
-        # compat32 keeps header values as text: reading them cannot raise (a Content-Type
-        # decoding to a lone surrogate makes the SMTP policy raise on the headers too)
-        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
-    except Exception:  # not even the headers: the mail is known by its bytes
-        headers = Message()
-    return None, incoming_mail(headers, raw), error
-
-
-def incoming_mail(msg: Message, raw: bytes) -> IncomingMail:
-    """The routing view of a parsed message; `raw` is the mail as received."""
-    from .hygiene import classify  # hygiene reads headers with this module's helpers
-
-    message_ids = _msgid_header(msg, 'Message-ID')
-    from_email = next(iter(parse_addresses(*header_values(msg, 'From'))), '')
-    to = parse_addresses(*header_values(msg, 'Delivered-To'), *header_values(msg, 'To'))
-    recipients = parse_addresses(*to, *header_values(msg, 'Cc'))
-    subjects = header_values(msg, 'Subject')
-    return IncomingMail(
-        message_id=message_ids[0] if message_ids else synthetic_message_id(raw),
-        message_id_synthetic=not message_ids,
-        in_reply_to=_msgid_header(msg, 'In-Reply-To')[:MAX_IDS],
-        references=_msgid_header(msg, 'References')[-MAX_IDS:],
-        from_email=from_email,
-        recipients=recipients,
-        to=to,
-        subject=storable(' '.join(decode_words(subjects[0]).split())) if subjects else '',
-        auto=classify(msg, from_email, recipients),
-        authentication_results=tuple(map(storable, header_values(msg, 'Authentication-Results'))),
-    )
-
-
-def _msgid_header(msg: Message, name: str) -> tuple[str, ...]:
-    # Some senders (Python's email package among them) fold a long id into
-    # encoded words; no id contains '=?', so decoding first loses nothing.
-    return parse_msgid_list(*map(decode_words, header_values(msg, name)))
-
-
-def synthetic_message_id(raw: bytes) -> str:
-    """A Message-ID for a mail without one: the same bytes always get the same id,
-    so a mail fetched twice is still recognised as a duplicate."""
-    return f'<{hashlib.sha256(raw).hexdigest()[:32]}@{SYNTHETIC_DOMAIN}>'
 
 
 def parse_msgid_list(*values: str | None) -> tuple[str, ...]:

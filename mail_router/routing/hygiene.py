@@ -7,37 +7,39 @@ import re
 from collections.abc import Collection, Sequence
 from email.message import Message
 
-from .headers import IncomingMail, base_address, header_values, split_address
+from .headers import base_address, header_values, split_address
+from .outcome import MAIL_KIND_LABELS, MailKind
 
 BOUNCE_SENDERS = frozenset({'mailer-daemon', 'postmaster'})
 AUTO_REPLY_PRECEDENCE = 'auto_reply'
 LIST_PRECEDENCE = frozenset({'bulk', 'junk', 'list'})
 AUTO_REPLY_HEADERS = ('X-Autoreply', 'X-Autorespond')
 LIST_HEADERS = ('List-Id', 'List-Post', 'List-Unsubscribe')
-AUTO_KINDS = {'bounce': 'a delivery status notification', 'auto_reply': 'an automatic reply',
-              'list': 'mailing-list or bulk mail'}
+# stock's loop-detection notice (mail.thread._detect_loop_sender) carries this in its
+# References; an answer to it must never be routed
+LOOP_DETECTION_TAG = '-loop-detection-bounce-email@'
 
 _REPORT_TYPE = re.compile(r';\s*report-type\s*=\s*"?([\w.-]+)', re.IGNORECASE)
 
 
 def classify(msg: Message, from_email: str, recipients: Sequence[str],
-             bounce_addresses: Collection[str] = ()) -> str | None:
-    """'bounce' for a delivery status notification, 'auto_reply' for other
+             bounce_addresses: Collection[str] = ()) -> MailKind | None:
+    """BOUNCE for a delivery status notification, AUTO_REPLY for other
     auto-generated mail (RFC 3834 Auto-Submitted, X-Autoreply, read receipts),
-    'list' for mail relayed by a list or sent in bulk, None for other mail."""
+    LIST for mail relayed by a list or sent in bulk, None for other mail."""
     report_type = _report_type(msg)
     if (report_type == 'delivery-status'
             or split_address(from_email)[0] in BOUNCE_SENDERS
             or bounce_recipient(recipients, bounce_addresses) is not None):
-        return 'bounce'
+        return MailKind.BOUNCE
     if (report_type == 'disposition-notification'  # read receipt
             or _keyword(msg, 'Auto-Submitted') not in ('', 'no')
             or _keyword(msg, 'Precedence') == AUTO_REPLY_PRECEDENCE
             or any(header_values(msg, name) for name in AUTO_REPLY_HEADERS)):
-        return 'auto_reply'
+        return MailKind.AUTO_REPLY
     if (_keyword(msg, 'Precedence') in LIST_PRECEDENCE
             or any(header_values(msg, name) for name in LIST_HEADERS)):
-        return 'list'
+        return MailKind.LIST
     return None
 
 
@@ -70,14 +72,24 @@ def _keyword(msg: Message, name: str) -> str:
     return value.partition('(')[0].strip().lower()
 
 
-def bounce_refusal(msg: Message, mail: IncomingMail) -> str | None:
-    """Why no bounce may be sent about `mail`, None when one may: never to mail
+def null_return_path(msg: Message) -> bool:
+    """Whether the Return-Path is null (<>): the sender asks for no answer at all."""
+    return any(value.strip() == '<>' for value in header_values(msg, 'Return-Path'))
+
+
+def answers_loop_notice(message_ids: Sequence[str]) -> bool:
+    """Whether these In-Reply-To and References ids answer our loop-detection notice."""
+    return any(LOOP_DETECTION_TAG in message_id for message_id in message_ids)
+
+
+def bounce_refusal(from_email: str, kind: MailKind | None, null_return: bool) -> str | None:
+    """Why no bounce may be sent about a mail, None when one may: never to mail
     without a sender, to automatic or list mail (RFC 3834 §2), nor when the
     Return-Path is null, which asks for no answer at all (RFC 5321 §4.5.5)."""
-    if not mail.from_email:
+    if not from_email:
         return 'it has no From address'
-    if mail.auto is not None:
-        return f'it is {AUTO_KINDS[mail.auto]}'
-    if any(value.strip() == '<>' for value in header_values(msg, 'Return-Path')):
+    if kind is not None:
+        return f'it is {MAIL_KIND_LABELS[kind]}'
+    if null_return:
         return 'its Return-Path is null (<>)'
     return None

@@ -4,14 +4,16 @@ from odoo import api, fields, models
 
 from ..models.mail_router_log import ROUTING_STAGES, mail_thread_models
 from ..models.routing_lookup import RoutingLookup
-from ..routing.chain import STAGES, looked_at, trace
-from ..routing.headers import read_mail
+from ..routing import admission, chain
+from ..routing.admission import looked_at
+from ..routing.incoming import read_mail
 from ..routing.outcome import Outcome
 
 
 class MailRouterSimulator(models.TransientModel):
-    """Where would this mail go, and why? The routing chain run on a pasted mail,
-    stage by stage, without posting it, claiming it in the ledger or logging it."""
+    """Where would this mail go, and why? The gateway's judge (the routing chain, then
+    admission) run on a pasted mail, stage by stage, without posting it, claiming it in
+    the ledger or logging it."""
 
     _name = "mail.router.simulator"
     _description = "Mail Routing Simulator"
@@ -56,8 +58,10 @@ class MailRouterSimulator(models.TransientModel):
         elif not self.retry and self._already_processed(mail.message_id):
             self._show([], Outcome.DUPLICATE, f"{mail.message_id} was already processed: it would be skipped")
         else:
-            steps = trace(mail, RoutingLookup(self.env), self.env["mail.thread"]._mail_router_codec(),
-                          self.env["mail.thread"]._mail_router_config(self.fetchmail_server_id.object_id.model))
+            Thread = self.env["mail.thread"]
+            lookup = RoutingLookup(self.env, message, mail)
+            steps = admission.trace(mail, lookup, lookup, Thread._mail_router_codec(),
+                                    Thread._mail_router_config(self.fetchmail_server_id.object_id.model))
             self._show(self._step_values(mail, steps), *self._outcome(steps[-1][1]))
         return {
             "type": "ir.actions.act_window",
@@ -84,16 +88,19 @@ class MailRouterSimulator(models.TransientModel):
         return decision.stage, decision.reason, decision.matched, record, reached
 
     def _step_values(self, mail, steps):
-        """One trace line per stage of STAGES: the ones run, then those not reached."""
+        """One trace line per stage of the chain, then of admission: the ones run, and
+        those not reached."""
         run = dict(steps)
+        admitting = {stage.__name__ for stage in admission.STAGES}
+        stages = [stage.__name__ for stage in chain.STAGES + admission.STAGES]
         return [{
             "sequence": sequence,
-            "stage": stage.__name__,
-            "looked_at": looked_at(stage.__name__, mail),
-            "outcome": ("not_reached" if stage.__name__ not in run
-                        else "no_match" if run[stage.__name__] is None else "decided"),
-            "result": run.get(stage.__name__) and run[stage.__name__].reason,
-        } for sequence, stage in enumerate(STAGES)]
+            "stage": stage,
+            "looked_at": looked_at(stage, mail),
+            "outcome": ("not_reached" if stage not in run else "decided" if run[stage] is not None
+                        else "passed" if stage in admitting else "no_match"),
+            "result": run.get(stage) and run[stage].reason,
+        } for sequence, stage in enumerate(stages)]
 
     def _show(self, step_values, stage, reason, matched=None, record=None, reached=None):
         self.step_ids.unlink()

@@ -13,5 +13,8 @@ class MailRouterSimulatorStep(models.TransientModel):
     stage = fields.Char(required=True)
     looked_at = fields.Char()
     outcome = fields.Selection(
-        [("decided", "Decided"), ("no_match", "No match"), ("not_reached", "Not reached")], required=True)
+        [("decided", "Decided"), ("no_match", "No match"), ("passed", "Passed"), ("not_reached", "Not reached")],
+        required=True, help="Decided: this stage made the verdict. No match: a stage of the chain that did not "
+                            "decide. Passed: a stage of admission that let the mail through. Not reached: an "
+                            "earlier stage decided.")
     result = fields.Char(help="Why the stage decided as it did.")

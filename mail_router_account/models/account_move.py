@@ -15,3 +15,10 @@ class AccountMove(models.Model):
         if model == self._name and thread_id and self.browse(thread_id).exists():
             return self.env["mail.thread"]._routing_check_route(message, message_dict, route, raise_exception)
         return super()._routing_check_route(message, message_dict, route, raise_exception=raise_exception)
+
+    def _mail_router_refusal(self, message, message_dict):
+        """account's rule, for admission: a new move is made of a mail with an attachment
+        only (its _routing_check_route then refuses and bounces the rest)."""
+        if not self and not any(True for _part in message.iter_attachments()):
+            return self.env._("a new journal entry is created by mail only from a mail with an attachment")
+        return super()._mail_router_refusal(message, message_dict)

@@ -3,10 +3,10 @@ the configuration is read once and follows its changes; the secret is made at in
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.mail_router.models.mail_thread import SECRET_PARAMETER
 from odoo.addons.mail_router.models.routing_lookup import RoutingLookup
+from odoo.addons.mail_router.parameters import MESSAGE_ID_SECRET
 from odoo.addons.mail_router.routing.chain import decide
-from odoo.addons.mail_router.routing.headers import read_mail
+from odoo.addons.mail_router.routing.incoming import read_mail
 
 from .common import MailRouterCase
 
@@ -58,10 +58,10 @@ class TestPipelineOnePass(MailRouterCase):
 
     def test_the_secret_is_made_at_install_never_on_a_read(self):
         parameters = self.env["ir.config_parameter"].sudo()
-        self.assertTrue(parameters.get_param(SECRET_PARAMETER))
-        parameters.search([("key", "=", SECRET_PARAMETER)]).unlink()
+        self.assertTrue(parameters.get_param(MESSAGE_ID_SECRET.key))
+        parameters.search([("key", "=", MESSAGE_ID_SECRET.key)]).unlink()
         with self.assertRaisesRegex(UserError, "Upgrade the mail_router module"):
             self.env["mail.thread"]._mail_router_codec()
-        self.assertFalse(parameters.get_param(SECRET_PARAMETER))
+        self.assertFalse(parameters.get_param(MESSAGE_ID_SECRET.key))
         self.env["mail.thread"]._mail_router_make_secret()  # what the upgrade runs
         self.assertTrue(self.env["mail.thread"]._mail_router_codec().decode(self.post_on(self.ticket).message_id))

@@ -89,6 +89,20 @@ class TestQuarantine(MailRouterCase):
         self.assertEqual((again.stage, again.bounce_sent), ("quarantine", False))
         self.assertNotSentEmail()
 
+    def test_the_bounce_of_a_mail_without_message_id_names_that_mail(self):
+        """Its id is the intake's, made of its bytes: the record of the bounce says which
+        mail it was about, and the log says that a bounce was sent."""
+        first, second = (self.incoming(self.catchall, subject, message_id=False)
+                         for subject in ("No id, first", "No id, second"))
+        log = self.process(first)
+        self.assertTrue(log.message_id.endswith("@mail-router.invalid>"))
+        self.assertEqual((log.stage, log.bounce_sent), ("quarantine", True))
+        bounce = self.env["mail.router.bounce"].search([("email_to", "=", self.vendor.email)])
+        self.assertEqual(bounce.message_id, log.message_id)
+        other = self.process(second)
+        self.assertNotEqual(other.message_id, log.message_id)
+        self.assertFalse(other.bounce_sent, "once a day to one address: not about the second mail")
+
     def test_no_bounce_to_unknown_or_automatic_senders(self):
         stranger = self.process(self.incoming(self.catchall, "Forged sender", email_from="victim@elsewhere.example"))
         self.assertFalse(stranger.bounce_sent)

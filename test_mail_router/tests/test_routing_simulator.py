@@ -29,7 +29,9 @@ class TestRoutingSimulator(MailRouterCase):
         self.assertIn("a stored message", simulator.reason)
         steps = simulator.step_ids
         self.assertEqual(steps.mapped("outcome")[:3], ["no_match", "no_match", "decided"])
-        self.assertEqual(set(steps[3:].mapped("outcome")), {"not_reached"})
+        self.assertEqual(set(steps[3:8].mapped("outcome")), {"not_reached"}, "the chain stops at the first decision")
+        self.assertEqual(steps[8:].mapped("stage"), ["loop_headers", "acceptance", "contact_policy", "throttling"])
+        self.assertEqual(set(steps[8:].mapped("outcome")), {"passed"}, "admission then checks the target")
         self.assertIn(rfq.message_id, steps[2].looked_at)
 
     def test_an_alias_mail_would_create_a_record(self):
@@ -42,8 +44,9 @@ class TestRoutingSimulator(MailRouterCase):
         simulator = self.simulate(self.incoming(self.address("nobody"), "Lost"))
         self.assertEqual(simulator.stage, "quarantine")
         self.assertIn("no default model", simulator.reason)
-        self.assertEqual(len(simulator.step_ids), 8)
-        self.assertEqual(simulator.step_ids[-1].outcome, "decided")
+        self.assertEqual(len(simulator.step_ids), 12, "8 stages of the chain, 4 of admission")
+        self.assertEqual(simulator.step_ids[7].outcome, "decided")
+        self.assertTrue(all(step.looked_at for step in simulator.step_ids))
 
     def test_the_server_default_model_is_used(self):
         server = self.env["fetchmail.server"].create({
@@ -65,3 +68,42 @@ class TestRoutingSimulator(MailRouterCase):
         simulator = self.env["mail.router.simulator"].browse(action["res_id"])
         self.assertEqual(simulator.stage, "alias")
         self.assertEqual(entry.state, "pending")
+
+
+@tagged("post_install", "-at_install", "mail_router")
+class TestSimulatorAgreesWithTheGateway(MailRouterCase):
+    """The simulator runs the gateway's judge: fed the same mails, the two say the same,
+    refused and throttled mail included."""
+
+    def test_the_same_mails_get_the_same_outcome(self):
+        partners_only = self.env["mail.alias"].create({
+            "alias_name": "partners-only", "alias_domain_id": self.mail_alias_domain.id,
+            "alias_model_id": self.ticket_model.id, "alias_contact": "partners"})
+        self.env["ir.config_parameter"].set_param("mail.gateway.loop.threshold", 2)
+        rfq = self.post_on(self.ticket)
+        mails = {
+            "reply": self.incoming(self.catchall, "Re: RFQ", In_Reply_To=rfq.message_id),
+            "new ticket": self.incoming(self.address("tickets"), "A new ticket", email_from="flood@spam.example"),
+            "stranger to partners only": self.incoming(partners_only.display_name, "Let me in",
+                                                      email_from="stranger@nowhere.example"),
+            "known partner to partners only": self.incoming(partners_only.display_name, "Hello again"),
+            "past the threshold": self.incoming(self.address("tickets"), "A third ticket",
+                                                email_from="flood@spam.example"),
+            "auto-reply": self.incoming(self.address("tickets"), "Out of office", Auto_Submitted="auto-replied"),
+            "answer to our loop notice": self.incoming(
+                self.address("tickets"), "Re: too many", References="<1.2-loop-detection-bounce-email@x.example>"),
+            "nowhere": self.incoming(self.address("nobody"), "Lost"),
+        }
+        # the flood's first two tickets: the threshold is 2
+        for subject in ("Flood 1", "Flood 2"):
+            self.process(self.incoming(self.address("tickets"), subject, email_from="flood@spam.example"))
+        expected = {"reply": "in_reply_to", "new ticket": "throttled", "stranger to partners only": "refused",
+                    "known partner to partners only": "alias", "past the threshold": "throttled",
+                    "auto-reply": "auto_reply", "answer to our loop notice": "loop", "nowhere": "quarantine"}
+        for name, raw in mails.items():
+            with self.subTest(mail=name):
+                simulator = self.env["mail.router.simulator"].create({"raw_message": raw.decode()})
+                simulator.action_simulate()
+                log = self.process(raw)
+                self.assertEqual((simulator.stage, log.stage), (expected[name], expected[name]), log.reason)
+                self.assertEqual(simulator.reason, log.reason)

@@ -21,7 +21,6 @@ from odoo.addons.mail_router_sale import post_init_hook as create_sales_alias
 
 from .smtp_sink import start_smtp_sink
 
-
 # Answers to ``sent`` (the mail Odoo sent) as each client writes them, to its Reply-To.
 # {token} keeps each answer's Message-ID its own.
 GMAIL_REPLY = """\

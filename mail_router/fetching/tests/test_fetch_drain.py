@@ -46,6 +46,7 @@ class Store:
         if self._failing and self._failing in raw:
             raise ValueError("this one cannot be stored")
         self._work.append(raw)
+        return 'odd' if len(self.committed + self._work) % 2 else 'even'
 
     def commit(self, checkpoint):
         if self._on_commit:
@@ -145,6 +146,7 @@ def test_a_message_whose_processing_raises_is_left_unflagged_and_the_next_ones_l
     assert isinstance(error, ValueError)
     assert seen(dovecot) == set(uids.values()) - {uids[failing]}
     assert (report.received, report.left) == (4, 1)
+    assert report.outcomes == {'odd': 2, 'even': 2}, "what receive() said of each committed message"
     # Passed: the next run does not take it again, nor anything else.
     assert store.checkpoint.last_uid == max(uids.values())
     again = Store(store.checkpoint, failing=FAILING)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.chain import STAGES, Alias, Decision, RoutingConfig, Target, decide
-from routing.headers import IncomingMail
+from routing.incoming import IncomingMail
 from routing.message_id import MessageIdCodec
 
 CODEC = MessageIdCodec(b'per-database secret')
@@ -76,11 +76,11 @@ class FakeLookup:
 
 
 def mail(*, in_reply_to=(), references=(), sender='vendor@supplier.example',
-         to=('catchall@example.com',), cc=(), auto=None) -> IncomingMail:
+         to=('catchall@example.com',), cc=(), kind=None) -> IncomingMail:
     return IncomingMail(
         message_id='<new@supplier.example>', message_id_synthetic=False, in_reply_to=tuple(in_reply_to),
         references=tuple(references), from_email=sender, recipients=tuple(to) + tuple(cc), to=tuple(to),
-        subject='Re: RFQ', auto=auto)
+        subject='Re: RFQ', kind=kind)
 
 
 PO = Target('purchase.order', 123, parent_id=501)
@@ -132,7 +132,7 @@ CASES = {
          'alias', (Target('crm.lead', None, 2),), 'sales@example.com'),
     # -- hygiene first
     'bounce, even when it quotes a thread':
-        (mail(in_reply_to=[PO_RFQ], sender='mailer-daemon@mx.example.org', auto='bounce'), CONFIG,
+        (mail(in_reply_to=[PO_RFQ], sender='mailer-daemon@mx.example.org', kind='bounce'), CONFIG,
          'bounce', (), 'mailer-daemon@mx.example.org'),
     'bounce address among the recipients':
         (mail(to=['bounce@example.com']), WITH_DEFAULT, 'bounce', (), 'bounce@example.com'),
@@ -144,14 +144,14 @@ CASES = {
          'notifications@example.com'),
     # -- auto-replies
     'auto-reply on a thread is posted':
-        (mail(in_reply_to=[PO_RFQ], auto='auto_reply'), CONFIG, 'in_reply_to', (PO,), PO_RFQ),
+        (mail(in_reply_to=[PO_RFQ], kind='auto_reply'), CONFIG, 'in_reply_to', (PO,), PO_RFQ),
     'auto-reply to an alias is dropped':
-        (mail(to=['purchase@example.com'], auto='auto_reply'), WITH_DEFAULT, 'auto_reply', (),
+        (mail(to=['purchase@example.com'], kind='auto_reply'), WITH_DEFAULT, 'auto_reply', (),
          'vendor@supplier.example'),
     'auto-reply to the catchall is dropped, never bounced':
-        (mail(auto='auto_reply'), CONFIG, 'auto_reply', (), 'vendor@supplier.example'),
+        (mail(kind='auto_reply'), CONFIG, 'auto_reply', (), 'vendor@supplier.example'),
     'auto-reply to a record address is dropped':
-        (mail(to=[f'purchase+{PO_TAG}@example.com'], auto='auto_reply'), CONFIG, 'auto_reply', (),
+        (mail(to=[f'purchase+{PO_TAG}@example.com'], kind='auto_reply'), CONFIG, 'auto_reply', (),
          'vendor@supplier.example'),
     # -- record addresses
     'plus address, signed':
@@ -320,11 +320,11 @@ def test_a_guessed_id_never_reaches_a_record(model, res_id, signature):
                                  'bounce@example.com', 'nobody@example.com', 'x@other.example']), max_size=3),
        st.sampled_from([None, 'auto_reply', 'bounce']),
        st.sampled_from([CONFIG, WITH_DEFAULT]))
-def test_every_mail_gets_one_explained_decision(in_reply_to, references, to, auto, config):
-    decision = decide(mail(in_reply_to=in_reply_to, references=references, to=to, auto=auto),
+def test_every_mail_gets_one_explained_decision(in_reply_to, references, to, kind, config):
+    decision = decide(mail(in_reply_to=in_reply_to, references=references, to=to, kind=kind),
                       FakeLookup(), CODEC, config)
     assert isinstance(decision, Decision) and decision.reason
     assert decision.stage in {stage.__name__ for stage in STAGES} - {'catchall'} | {'catchall_default', 'quarantine'}
     assert bool(decision.targets) == (decision.stage not in {'bounce', 'loop', 'auto_reply', 'quarantine'})
-    if auto == 'auto_reply':  # never creates a record
+    if kind == 'auto_reply':  # never creates a record
         assert all(target.res_id is not None for target in decision.targets)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from routing.headers import incoming_mail
+from routing.incoming import incoming_mail
 
 REPO = Path(__file__).resolve().parents[3]
 CORPUS = Path(os.environ.get('MAIL_ROUTER_CORPUS') or REPO.parent / 'shared' / 'corpus')
@@ -61,15 +61,15 @@ def test_every_corpus_mail_is_read_the_same_whatever_the_policy():
         mail = mails.pop()
         assert mail.message_id.startswith('<') and mail.message_id.endswith('>'), path
         assert all('@' in address for address in mail.recipients), path
-        if mail.auto:
-            auto[path.relative_to(mikel()).as_posix()] = mail.auto
+        if mail.kind:
+            auto[path.relative_to(mikel()).as_posix()] = mail.kind
     assert auto == EXPECTED_AUTO
 
 
 def test_every_delivery_status_report_is_a_bounce():
     for path in corpus_files():
         if 'report-type=delivery-status' in path.read_text('latin-1').replace('\n', '').replace('\t', ''):
-            assert read(path.relative_to(mikel()).as_posix()).auto == 'bounce', path
+            assert read(path.relative_to(mikel()).as_posix()).kind == 'bounce', path
 
 
 @pytest.mark.parametrize('name, field, expected', [

@@ -8,14 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.headers import (
-    MAX_IDS,
     base_address,
     decode_words,
-    incoming_mail,
     parse_addresses,
     parse_msgid_list,
     split_address,
 )
+from routing.incoming import MAX_IDS, incoming_mail
 
 
 @pytest.mark.parametrize('value, expected', [
@@ -214,7 +213,7 @@ def test_gmail_reply():
     assert mail.from_email == 'sales@vendor.example'
     assert mail.recipients == ('catchall@example.com', 'buyer@example.com')
     assert mail.subject == 'Re: Request for Quotation \u2013 PO0001'
-    assert mail.auto is None
+    assert mail.kind is None
 
 
 def test_outlook_reply_has_in_reply_to_only():

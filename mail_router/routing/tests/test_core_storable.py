@@ -13,11 +13,11 @@ from routing.headers import (
     MAX_ID_BYTES,
     parse_addresses,
     parse_msgid_list,
-    read_mail,
     storable,
     storable_values,
 )
 from routing.hygiene import bounce_refusal
+from routing.incoming import read_mail
 from routing.mime import repair_unreadable_headers
 
 Attachment = collections.namedtuple('Attachment', ('fname', 'content', 'info'))
@@ -113,7 +113,7 @@ def test_a_header_that_cannot_be_read_is_rewritten_readable():
 ])
 def test_bounce_refusal(headers, refusal):
     message, mail, _error = read_mail(headers.encode() + b'\r\n\r\nbody\r\n')
-    assert bounce_refusal(message, mail) == refusal
+    assert bounce_refusal(mail.from_email, mail.kind, mail.null_return_path) == refusal
 
 
 def test_mail_whose_content_type_cannot_be_read_is_known_by_its_headers():
