@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from .models.routing_lookup import RoutingLookup
+from .models.routing_lookup import Contacts, RoutingLookup
 from .routing import admission
 from .routing.chain import Decision, Target
 from .routing.headers import storable_values
@@ -64,9 +64,11 @@ class Origin:
 
 @dataclass(frozen=True)
 class Posting:
-    """What stock's hooks may read of the mail being posted (context, POSTING_KEY)."""
+    """What stock's hooks may read of the mail being posted (context, POSTING_KEY): its
+    verdict, and the partners and users of its addresses, found in one query."""
     message_id: str
     verdict: Decision
+    contacts: Contacts | None = None
 
 
 @dataclass(frozen=True)
@@ -116,18 +118,18 @@ class Intake:
             unparsed = Decision(Outcome.QUARANTINE, (), None, f"the mail cannot be parsed: {self.unreadable}")
             return self.record(env, unparsed, quarantined=quarantined)
         make_readable(self.message)  # stock's parsing raises on unknown charsets, types, unreadable headers...
-        verdict = self.judge(env, chosen)
+        lookup = RoutingLookup(env, self.message, self.mail)
+        verdict = self.judge(env, lookup, chosen)
         if verdict.stage in ROUTED:
-            verdict, thread_id, posted_id = self.post(env, verdict)
+            verdict, thread_id, posted_id = self.post(env, verdict, lookup.contacts_for(verdict))
             return self.record(env, verdict, thread_id, posted_id, quarantined=quarantined)
         self.act(env, verdict)
         return self.record(env, verdict, quarantined=quarantined)
 
-    def judge(self, env, chosen=None):
+    def judge(self, env, lookup, chosen=None):
         """The verdict: the routing chain's decision, admitted; or the record an
         administrator chose, admitted (it must exist and take mail)."""
         Thread = env["mail.thread"]
-        lookup = RoutingLookup(env, self.message, self.mail)
         config = Thread._mail_router_config(self.origin.model)
         if chosen is None:
             return admission.judge(self.mail, lookup, lookup, Thread._mail_router_codec(), config)
@@ -138,11 +140,11 @@ class Intake:
                           f"routed by hand from the quarantine by {env.user.name} to {model},{res_id}")
         return admission.admit(manual, self.mail, lookup, config)
 
-    def post(self, env, verdict):
+    def post(self, env, verdict, contacts=None):
         """(verdict, thread id, posted message id): stock's parse, route and post, on the
         verdict. A module's own route check (stock's _routing_check_route, overridden)
         may still refuse: the verdict then says so."""
-        thread = env["mail.thread"].with_context(**{POSTING_KEY: Posting(self.mail.message_id, verdict)})
+        thread = env["mail.thread"].with_context(**{POSTING_KEY: Posting(self.mail.message_id, verdict, contacts)})
         msg_dict = self.parse(thread)
         if self.origin.fetching:
             msg_dict["scheduled_date"] = env.cr.now() + NOTIFICATION_DELAY

@@ -106,20 +106,58 @@ class MailThread(models.AbstractModel):
         return super()._get_parent_message(msg_dict)
 
     def _mail_find_partner_from_emails(self, emails, records=None, force_create=False, extra_domain=False):
-        """Stock's; for the mail being posted, our own catchall and bounce addresses
-        are nobody's (stock's parse looks up every recipient: a reply to the catchall
-        would cost three queries to find no one)."""
-        if self.env.context.get(POSTING_KEY):
-            config = self._mail_router_config(None)
-            ours = {address.lower() for address in config.catchall_addresses + config.bounce_addresses}
-            kept = [email for email in emails if tools.email_normalize(email or "", strict=False) not in ours]
-            if len(kept) < len(emails):
-                found = iter(super()._mail_find_partner_from_emails(
-                    kept, records=records, force_create=force_create, extra_domain=extra_domain) if kept else [])
-                partners = self.env["res.partner"]
-                return [next(found) if email in kept else partners for email in emails]
-        return super()._mail_find_partner_from_emails(
-            emails, records=records, force_create=force_create, extra_domain=extra_domain)
+        """Stock's; for the mail being posted, our own catchall and bounce addresses are
+        nobody's (stock's parse looks up every recipient), and the others are found as
+        stock finds them, among the partners the intake found in one query (Contacts):
+        stock's parse, route check and post would look each up again."""
+        posting = self.env.context.get(POSTING_KEY)
+        if not isinstance(posting, Posting):
+            return super()._mail_find_partner_from_emails(
+                emails, records=records, force_create=force_create, extra_domain=extra_domain)
+        config = self._mail_router_config(None)
+        ours = {address.lower() for address in config.catchall_addresses + config.bounce_addresses}
+        normalized = [tools.email_normalize(email or "", strict=False) for email in emails]
+        kept = [email for email, address in zip(emails, normalized, strict=True) if address not in ours]
+        partners = self.env["res.partner"]
+        found = self._mail_router_known_partners(posting.contacts, normalized, records, force_create, extra_domain)
+        if found is None:
+            found = iter(super()._mail_find_partner_from_emails(
+                kept, records=records, force_create=force_create, extra_domain=extra_domain) if kept else [])
+            return [next(found) if address not in ours else partners for address in normalized]
+        return [partners.browse(partner_id) if address not in ours else partners
+                for address, partner_id in zip(normalized, found, strict=True)]
+
+    def _mail_router_known_partners(self, contacts, normalized, records, force_create, extra_domain):
+        """The partner ids stock would find for these addresses, from ``contacts``; None
+        when stock must look: they are not all among the mail's addresses, the followers
+        of another record count, a partner may be created, or record rules apply."""
+        mail_thread = records and isinstance(records, self.pool["mail.thread"])
+        target = (records._name, records.id) if mail_thread and len(records) == 1 else None
+        if (contacts is None or force_create or extra_domain or not self.env.su
+                or (mail_thread and target is None) or not contacts.covers(filter(None, normalized), target)):
+            return None
+        user_partner_id = self.env.user.partner_id.id
+        company_field = records and records._mail_get_company_field()
+        record_companies = set(records[company_field].ids) if company_field else set()
+
+        def first_keys(contact):  # stock's sort key
+            if company_field:
+                return (contact.partner_id == user_partner_id, contact.company_id in record_companies,
+                        not contact.company_id)
+            return contact.partner_id == user_partner_id, not contact.company_id
+
+        return contacts.partners(normalized, bool(mail_thread), first_keys)
+
+    def _mail_find_user_for_gateway(self, email_value, alias=None):
+        """Stock's, from the intake's Contacts for the mail being posted (an alias with a
+        parent record looks among that record's followers first: stock's)."""
+        posting = self.env.context.get(POSTING_KEY)
+        email = tools.email_normalize(email_value or "")
+        contacts = isinstance(posting, Posting) and posting.contacts
+        if (contacts and email and email in contacts.emails
+                and not (alias and alias.alias_parent_model_id and alias.alias_parent_thread_id)):
+            return self.env["res.users"].browse(contacts.gateway_user(email))
+        return super()._mail_find_user_for_gateway(email_value, alias=alias)
 
     def _mail_router_posting(self, message_dict):
         """The intake's Posting of the mail of ``message_dict``, or None."""

@@ -1,9 +1,11 @@
 """The database side of routing for one mail: routing.chain.Lookup and
 routing.admission.Gate over the ORM, without side effects (the routing simulator
-asks the same questions as the gateway).
+asks the same questions as the gateway); and the mail's Contacts.
 
-One query answers all In-Reply-To and References ids together, one the aliases.
+One query answers all In-Reply-To and References ids together, one the aliases, one
+the partners and users of every address of the mail.
 """
+from dataclasses import dataclass
 from datetime import timedelta
 
 from odoo.tools import email_normalize
@@ -11,6 +13,53 @@ from odoo.tools.sql import escape_psql
 
 from ..routing.chain import Alias, Refusal, Target
 from ..routing.headers import split_address
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A partner whose address is one of the mail's, as the query found it."""
+    partner_id: int
+    email: str                      # normalized
+    name: str
+    company_id: int | None
+    active: bool
+    follower_id: int | None         # following the target record: its mail.followers id
+    users: tuple[tuple[str, int], ...]  # its active users: (login, id)
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """The partners and users of a mail's addresses (From, To, Cc), found in one query,
+    and stock's choice among them: _mail_find_partner_from_emails (a follower of the
+    target record, else a partner with a user, else a partner; then the current user's
+    partner, a partner of the record's company, one without company first) and
+    _mail_find_user_for_gateway (the first active user by name and login). Addresses of
+    an alias are nobody's, as in stock."""
+    emails: frozenset[str]          # the addresses looked up (normalized)
+    target: tuple[str, int] | None  # (model, res_id) whose followers the query read
+    found: tuple[Contact, ...]      # in res.partner's order (complete_name, id desc)
+
+    def covers(self, emails, target):
+        return set(emails) <= self.emails and (target is None or target == self.target)
+
+    def partners(self, emails, by_followers, first_keys):
+        """The partner id (or False) stock would take for each of ``emails``;
+        ``by_followers``: whether the target's followers come first; ``first_keys``:
+        stock's sort key of a Contact (the current user, the record's company)."""
+        chosen = []
+        for email in emails:
+            candidates = [c for c in self.found if c.email == email]
+            followers = sorted((c for c in candidates if c.follower_id), key=lambda c: c.follower_id)
+            with_user = [c for c in candidates if c.active and c.users]
+            plain = [c for c in candidates if c.active]
+            pool = (by_followers and followers) or with_user or plain
+            pool = sorted(pool, key=first_keys, reverse=True)  # stable, as stock's sort
+            chosen.append(pool[0].partner_id if pool else False)
+        return chosen
+
+    def gateway_user(self, email):
+        users = [(c.name, login, user_id) for c in self.found if c.email == email for login, user_id in c.users]
+        return min(users)[2] if users else False
 
 
 class RoutingLookup:
@@ -154,3 +203,42 @@ class RoutingLookup:
             "to": ", ".join(self.mail.to),
             "recipients": ", ".join(self.mail.recipients),
         }
+
+    # ------------------------------------------------------------------
+    # Contacts: the partners and users of the mail's addresses
+    # ------------------------------------------------------------------
+
+    def contacts_for(self, verdict):
+        """The Contacts of the mail, with the followers stock's route check would read
+        for the verdict's target: the record replied to, or the alias's parent record
+        (a project for its tasks); for a mail to several targets, none."""
+        target = verdict.targets[0] if len(verdict.targets) == 1 else None
+        if target is None or target.res_id:
+            return self.contacts(target and (target.model, target.res_id))
+        alias = self.env["mail.alias"].browse(target.alias_id)
+        if alias.alias_parent_model_id and alias.alias_parent_thread_id:
+            return self.contacts((alias.alias_parent_model_id.model, alias.alias_parent_thread_id))
+        return self.contacts(None)
+
+    def contacts(self, target):
+        """The Contacts of the mail's From and recipients, with the followers of
+        ``target`` (model, res_id) or None, in one query."""
+        emails = sorted({email for email in (email_normalize(address, strict=False)
+                                             for address in (self.mail.from_email, *self.mail.recipients))
+                         if email})
+        model, res_id = target or (None, None)
+        self.env["res.partner"].flush_model(["email_normalized", "active", "complete_name", "company_id"])
+        self.env.cr.execute(
+            """SELECT p.id, p.email_normalized, p.name, p.company_id, p.active, f.id,
+                      ARRAY(SELECT ARRAY[u.login, u.id::text] FROM res_users u
+                             WHERE u.partner_id = p.id AND u.active ORDER BY u.login)
+                 FROM res_partner p
+            LEFT JOIN mail_followers f ON f.partner_id = p.id AND f.res_model = %(model)s AND f.res_id = %(res_id)s
+                WHERE p.email_normalized = ANY(%(emails)s)
+                  AND NOT EXISTS (SELECT 1 FROM mail_alias a WHERE a.alias_full_name = p.email_normalized)
+             ORDER BY p.complete_name, p.id DESC""",
+            {"emails": emails, "model": model, "res_id": res_id})
+        return Contacts(frozenset(emails), target, tuple(
+            Contact(partner_id, email, name or "", company_id, active, follower_id,
+                    tuple((login, int(user_id)) for login, user_id in users))
+            for partner_id, email, name, company_id, active, follower_id, users in self.env.cr.fetchall()))
