@@ -23,7 +23,7 @@ commits: the caller does (the fetcher, after each message).
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime
 
 from .models.routing_lookup import Contacts, RoutingLookup
 from .routing import admission
@@ -37,10 +37,6 @@ from .routing.outcome import QUARANTINED, ROUTED, Outcome, QuarantineState
 # Posting): message_route's signature, which other modules' overrides wrap, leaves no
 # other way to hand it the verdict.
 POSTING_KEY = "mail_router_posting"
-# Notifications of mail posted by a fetch run are sent right after the run; until then
-# they wait as stock's mail.message.schedule, due this much later: if the process dies
-# before sending them, stock's scheduled action sends them then, and not before.
-NOTIFICATION_DELAY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -52,8 +48,9 @@ class Origin:
     custom_values: dict | None = field(default=None, hash=False)
     save_original: bool = False
     strip_attachments: bool = False
-    # a fetch run: its notifications are sent after the run (NOTIFICATION_DELAY)
-    fetching: bool = False
+    # set by a fetch run: every notification that posting the mail makes is scheduled
+    # (stock's mail.message.schedule) at this time, and the run sends them once it is done
+    notify_at: datetime | None = None
 
     @classmethod
     def of_server(cls, server):
@@ -65,10 +62,12 @@ class Origin:
 @dataclass(frozen=True)
 class Posting:
     """What stock's hooks may read of the mail being posted (context, POSTING_KEY): its
-    verdict, and the partners and users of its addresses, found in one query."""
+    verdict, the partners and users of its addresses (found in one query), and when its
+    notifications are due (Origin.notify_at)."""
     message_id: str
     verdict: Decision
     contacts: Contacts | None = None
+    notify_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ class Intake:
         lookup = RoutingLookup(env, self.message, self.mail)
         verdict = self.judge(env, lookup, chosen)
         if verdict.stage in ROUTED:
-            verdict, thread_id, posted_id = self.post(env, verdict, lookup.contacts_for(verdict))
+            verdict, thread_id, posted_id = self.post(env, verdict, lookup.contacts_for(verdict.targets))
             return self.record(env, verdict, thread_id, posted_id, quarantined=quarantined)
         self.act(env, verdict)
         return self.record(env, verdict, quarantined=quarantined)
@@ -144,10 +143,9 @@ class Intake:
         """(verdict, thread id, posted message id): stock's parse, route and post, on the
         verdict. A module's own route check (stock's _routing_check_route, overridden)
         may still refuse: the verdict then says so."""
-        thread = env["mail.thread"].with_context(**{POSTING_KEY: Posting(self.mail.message_id, verdict, contacts)})
+        posting = Posting(self.mail.message_id, verdict, contacts, self.origin.notify_at)
+        thread = env["mail.thread"].with_context(**{POSTING_KEY: posting})
         msg_dict = self.parse(thread)
-        if self.origin.fetching:
-            msg_dict["scheduled_date"] = env.cr.now() + NOTIFICATION_DELAY
         routes = thread.message_route(self.message, msg_dict, self.origin.model, self.origin.thread_id,
                                       self.origin.custom_values)
         if not routes:

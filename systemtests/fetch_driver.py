@@ -31,6 +31,8 @@ from odoo_cli import ODOO_SRC, addons_path
 # protocol; the commits counted are the fetch cursor's once mail came in.
 IMAP = "odoo.addons.mail_router.fetching.imap"
 POP3 = "odoo.addons.mail_router.fetching.pop3"
+# the run's notifications, rendered once it is done (a method of the mail.mail model's class)
+NOTIFYING = "odoo.addons.mail_router.models.mail_mail:MailMail"
 CURSOR = "the fetch's cursor"
 RAW_FETCHES = [(IMAP, "fetch_raw"), (POP3, "retrieve")]
 POINTS = {
@@ -40,6 +42,7 @@ POINTS = {
     "before_flag": [(IMAP, "mark_seen", "before"), (POP3, "delete", "before")],
     "after_flag": [(IMAP, "mark_seen", "after"), (POP3, "delete", "after")],
     "after_quit": [(POP3, "quit", "after")],  # POP3 deletes at QUIT only
+    "before_notifying": [(NOTIFYING, "_mail_router_render", "before")],  # every mail committed
 }
 GO_FILE_POLL_SECONDS = 0.005
 GO_FILE_TIMEOUT_SECONDS = 60
@@ -127,7 +130,9 @@ def install_kill(point, occurrence, fetch_cursor):
             for fetching_module, fetch in RAW_FETCHES:
                 wrap(sys.modules[fetching_module], fetch, after=note_mail_fetched)
         else:
-            wrap(sys.modules[module_name], function, **{when: always})
+            module_path, _colon, class_name = module_name.partition(":")
+            owner = sys.modules[module_path]
+            wrap(getattr(owner, class_name) if class_name else owner, function, **{when: always})
 
 
 def install_slowdown(seconds):

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections import defaultdict
 
 from psycopg2.errors import LockNotAvailable
 
@@ -36,7 +37,9 @@ from ..fetching.run import QUARANTINED, ROUTED, FetchRun
 from ..fetching.settings import ConnectionSettings
 from ..routing.outcome import QUARANTINED as QUARANTINED_STAGES
 from ..routing.outcome import ROUTED as ROUTED_STAGES
+from .mail_mail import NOTIFICATION_DELAY
 from .mail_router_log import notification
+from .mail_thread import NOTIFY_AT_KEY
 
 _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
 
@@ -278,16 +281,18 @@ class FetchmailServer(models.Model):
         """Fetch this server under its lock, then send the notifications of what it
         posted; the run is recorded (Health tab) and returned: a FetchRun."""
         self.ensure_one()
-        started = time.monotonic()
+        started, since = time.monotonic(), fields.Datetime.now()
+        notify_at = since + NOTIFICATION_DELAY
         # As stock, this commits (after each message); commit the caller's work first, so
         # that the rollback after a failure below takes back only this fetch's.
         self.env.cr.commit()
-        receiver = _Receiver(self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id))
+        receiver = _Receiver(self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id,
+                                               **{NOTIFY_AT_KEY: notify_at}))
         try:
             with self._mail_router_lock() as locked:
                 run = self._mail_router_drain_locked(receiver, deadline) if locked else FetchRun(self.id, skipped=True)
         finally:  # what was committed before a failure is notified too
-            self.env["mail.mail"].sudo()._mail_router_send_notifications(receiver.posted, self)
+            self.env["mail.mail"].sudo()._mail_router_send_notifications(receiver.posted_on, notify_at, since, self)
         self._mail_router_record_run(run, duration_ms=round((time.monotonic() - started) * 1000))
         self.env.cr.commit()
         return run
@@ -353,13 +358,13 @@ class _Receiver:
     """What drain() calls back during one run of one server: the intake, this cursor's
     transaction, the checkpoint's storage and the Health tab. It says what became of
     each mail, read from the routing log entry the intake wrote for it (message_process
-    returns only stock's thread id); and it keeps the messages posted, whose
-    notifications are sent once the run is done."""
+    returns only stock's thread id); and it keeps the records posted on ({model: ids}),
+    whose notifications are sent once the run is done."""
 
     def __init__(self, server):
         self.server = server
         self.stored = self.store = None
-        self.posted = []
+        self.posted_on = defaultdict(set)
         self.last_log_id = server.env["mail.router.log"].sudo().search([], limit=1).id or 0
 
     def receive(self, raw):
@@ -368,8 +373,8 @@ class _Receiver:
         if not entry:  # another module's message_process did not hand it to the intake
             return None
         self.last_log_id = entry.id
-        if entry.mail_message_id:
-            self.posted.append(entry.mail_message_id.id)
+        if entry.mail_message_id.model:
+            self.posted_on[entry.mail_message_id.model].add(entry.mail_message_id.res_id)
         if entry.stage in ROUTED_STAGES:
             return ROUTED
         return QUARANTINED if entry.stage in QUARANTINED_STAGES else entry.stage

@@ -1,17 +1,18 @@
 """The notifications of fetched mail: rendered and sent right after the fetch run.
 
 Stock renders and sends each incoming mail's notifications inline, one SMTP session
-per mail. A fetch run instead posts its mail with stock's scheduled notifications
-(mail.message.schedule, due intake.NOTIFICATION_DELAY later, so persisted: a crash
-loses none), and once the run is done renders them (stock's _send_notifications, on
-schedules locked so that stock's scheduled action cannot send them too) and sends their
-emails in batches, over one SMTP connection per batch (stock's mail.mail.send). What
-cannot be sent then waits: the schedules for stock's scheduled action, the emails in
-the mail queue, which its own scheduled action sends, as in stock.
+per mail. A fetch run instead has every notification its mail makes scheduled (stock's
+mail.message.schedule, due at the run's notify_at, NOTIFICATION_DELAY later: persisted,
+so that a crash loses none; stock's scheduled action sends them then). Once the run is
+done, it renders its own (stock's _send_notifications, on schedules locked so that
+stock's scheduled action cannot send them too) and sends the emails in batches, over one
+SMTP connection per batch (stock's mail.mail.send). What cannot be sent then waits: the
+schedules for stock's scheduled action, the emails in the mail queue, as in stock.
 """
 # pylint: disable=invalid-commit
 # Each batch is committed once sent, as the mail queue commits after each email.
 import logging
+from datetime import timedelta
 
 from odoo import api, models
 from odoo.tools import split_every
@@ -22,6 +23,8 @@ _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
 # together after the batch instead, one query for all.
 SENDING_KEY = "mail_router_sending"
 BATCH = 100  # notifications rendered, or emails sent, in one transaction
+# How long after a fetch run its notifications are due, should the run not send them
+NOTIFICATION_DELAY = timedelta(minutes=10)
 KEPT_FAILURES = ("mail_email_invalid", "mail_email_missing")  # stock deletes these too
 
 
@@ -34,14 +37,16 @@ class MailMail(models.Model):
         return super().unlink()
 
     @api.model
-    def _mail_router_send_notifications(self, message_ids, server):
-        """Render and send the notifications of the messages a fetch run of ``server``
-        posted. Never raises: what fails waits for stock's scheduled actions."""
-        if not message_ids:
+    def _mail_router_send_notifications(self, records, notify_at, since, server):
+        """Render and send the notifications a fetch run of ``server``, begun at
+        ``since``, scheduled at ``notify_at`` for messages on ``records`` ({model: res
+        ids}, the records it posted on). Never raises: what fails waits for stock's
+        scheduled actions."""
+        if not records:
             return
         try:
-            rendered = self._mail_router_render(message_ids)
-            sent = self._mail_router_send_emails(message_ids)
+            rendered = self._mail_router_render(records, notify_at)
+            sent = self._mail_router_send_emails(records, since)
         except Exception:  # the scheduled actions send them later
             self.env.cr.rollback()
             _logger.exception("fetchmail: sending the notifications of %s server %s failed: they wait for the "
@@ -51,28 +56,39 @@ class MailMail(models.Model):
                      rendered, sent, server.server_type, server.name)
 
     @api.model
-    def _mail_router_render(self, message_ids):
-        """Stock's scheduled notifications of ``message_ids``, sent now, BATCH a transaction;
-        the number sent. Each batch's schedules are locked first: one that stock's scheduled
-        action (or another process) holds is left to it."""
+    def _mail_router_render(self, records, notify_at):
+        """The run's scheduled notifications, sent now, BATCH a transaction; the number
+        sent. Each batch's schedules are locked first: one that stock's scheduled action
+        (or another process) holds is left to it."""
         Schedule = self.env["mail.message.schedule"].sudo()
         done = 0
-        for ids in split_every(BATCH, message_ids):
-            self.env.cr.execute("""SELECT id FROM mail_message_schedule WHERE mail_message_id = ANY(%s)
-                                    ORDER BY id FOR UPDATE SKIP LOCKED""", [list(ids)])
-            schedules = Schedule.browse(row[0] for row in self.env.cr.fetchall())
-            schedules.with_context(mail_notify_force_send=False)._send_notifications()
-            self.env.cr.commit()
-            done += len(schedules)
+        for model, res_ids in records.items():
+            for ids in split_every(BATCH, sorted(res_ids)):
+                self.env.cr.execute("""
+                    SELECT schedule.id FROM mail_message_schedule schedule
+                      JOIN mail_message message ON message.id = schedule.mail_message_id
+                     WHERE schedule.scheduled_datetime = %s AND message.model = %s AND message.res_id = ANY(%s)
+                  ORDER BY schedule.id FOR UPDATE OF schedule SKIP LOCKED""", [notify_at, model, list(ids)])
+                schedules = Schedule.browse(row[0] for row in self.env.cr.fetchall())
+                schedules.with_context(mail_notify_force_send=False)._send_notifications()
+                self.env.cr.commit()
+                done += len(schedules)
         return done
 
     @api.model
-    def _mail_router_send_emails(self, message_ids):
-        """The outgoing emails of ``message_ids`` (the notifications just rendered, and
-        those a module made at posting: mail_group's), sent in batches; the number sent."""
-        mails = self.sudo().search([("mail_message_id", "in", list(message_ids)), ("state", "=", "outgoing")])
+    def _mail_router_send_emails(self, records, since):
+        """The emails queued since ``since`` for messages on ``records`` (the notifications
+        just rendered, and what a module queued at posting: mail_group's), sent in
+        batches; the number sent."""
+        mails = self.browse()
+        for model, res_ids in records.items():
+            self.env.cr.execute("""
+                SELECT mail.id FROM mail_mail mail JOIN mail_message message ON message.id = mail.mail_message_id
+                 WHERE mail.state = 'outgoing' AND mail.create_date >= %s AND message.model = %s
+                   AND message.res_id = ANY(%s)""", [since, model, list(res_ids)])
+            mails |= self.browse(row[0] for row in self.env.cr.fetchall())
         for ids in split_every(BATCH, mails.ids):
-            self._mail_router_send_batch(self.browse(ids))
+            self._mail_router_send_batch(self.sudo().browse(ids))
         return len(mails)
 
     @api.model

@@ -10,9 +10,10 @@
                        bounce policy
 
 Context keys read here: ``mail_router_posting`` (intake.POSTING_KEY, a frozen Posting:
-the mail being posted and its verdict; message_route's signature leaves no other way to
-hand it over); stock's ``default_fetchmail_server_id`` and ``fetchmail_cron_running``
-(set by the fetcher: the mail's server, and that its notifications are sent after the run).
+the mail being posted, its verdict, its contacts; message_route's signature leaves no
+other way to hand it over); ``mail_router_notify_at`` (NOTIFY_AT_KEY, set by a fetch run:
+when the notifications of its mail are due, for the run to send them after it; stock's
+message_process signature leaves no room for it); stock's ``default_fetchmail_server_id``.
 """
 import ast
 import logging
@@ -37,6 +38,7 @@ from ..routing.outcome import QUARANTINED, REPLIES, ROUTED, MailKind, Outcome
 from .routing_lookup import RoutingLookup
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
+NOTIFY_AT_KEY = "mail_router_notify_at"
 
 
 def raw_bytes(message):
@@ -67,7 +69,7 @@ class MailThread(models.AbstractModel):
         context = self.env.context
         origin = Origin(server_id=context.get("default_fetchmail_server_id"), model=model or None,
                         thread_id=thread_id, custom_values=custom_values, save_original=save_original,
-                        strip_attachments=strip_attachments, fetching=bool(context.get("fetchmail_cron_running")))
+                        strip_attachments=strip_attachments, notify_at=context.get(NOTIFY_AT_KEY))
         return Intake(raw_bytes(message), origin).process(self.env).thread_id
 
     @api.model
@@ -119,34 +121,14 @@ class MailThread(models.AbstractModel):
         normalized = [tools.email_normalize(email or "", strict=False) for email in emails]
         kept = [email for email, address in zip(emails, normalized, strict=True) if address not in ours]
         partners = self.env["res.partner"]
-        found = self._mail_router_known_partners(posting.contacts, normalized, records, force_create, extra_domain)
+        found = None if force_create or extra_domain or not posting.contacts else posting.contacts.find(
+            self.env, normalized, records)
         if found is None:
             found = iter(super()._mail_find_partner_from_emails(
                 kept, records=records, force_create=force_create, extra_domain=extra_domain) if kept else [])
             return [next(found) if address not in ours else partners for address in normalized]
         return [partners.browse(partner_id) if address not in ours else partners
                 for address, partner_id in zip(normalized, found, strict=True)]
-
-    def _mail_router_known_partners(self, contacts, normalized, records, force_create, extra_domain):
-        """The partner ids stock would find for these addresses, from ``contacts``; None
-        when stock must look: they are not all among the mail's addresses, the followers
-        of another record count, a partner may be created, or record rules apply."""
-        mail_thread = records and isinstance(records, self.pool["mail.thread"])
-        target = (records._name, records.id) if mail_thread and len(records) == 1 else None
-        if (contacts is None or force_create or extra_domain or not self.env.su
-                or (mail_thread and target is None) or not contacts.covers(filter(None, normalized), target)):
-            return None
-        user_partner_id = self.env.user.partner_id.id
-        company_field = records and records._mail_get_company_field()
-        record_companies = set(records[company_field].ids) if company_field else set()
-
-        def first_keys(contact):  # stock's sort key
-            if company_field:
-                return (contact.partner_id == user_partner_id, contact.company_id in record_companies,
-                        not contact.company_id)
-            return contact.partner_id == user_partner_id, not contact.company_id
-
-        return contacts.partners(normalized, bool(mail_thread), first_keys)
 
     def _mail_find_user_for_gateway(self, email_value, alias=None):
         """Stock's, from the intake's Contacts for the mail being posted (an alias with a
@@ -158,6 +140,15 @@ class MailThread(models.AbstractModel):
                 and not (alias and alias.alias_parent_model_id and alias.alias_parent_thread_id)):
             return self.env["res.users"].browse(contacts.gateway_user(email))
         return super()._mail_find_user_for_gateway(email_value, alias=alias)
+
+    def _notify_thread(self, message, msg_vals=False, **kwargs):
+        """Stock's; a notification made while a fetched mail is posted (the mail's own,
+        and those its posting makes: a record created by it tells its responsible) is
+        scheduled for the end of the fetch run, which sends it (mail_mail.py)."""
+        posting = self.env.context.get(POSTING_KEY)
+        if isinstance(posting, Posting) and posting.notify_at and not kwargs.get("scheduled_date"):
+            kwargs["scheduled_date"] = posting.notify_at
+        return super()._notify_thread(message, msg_vals=msg_vals, **kwargs)
 
     def _mail_router_posting(self, message_dict):
         """The intake's Posting of the mail of ``message_dict``, or None."""

@@ -39,13 +39,28 @@ class Contacts:
     target: tuple[str, int] | None  # (model, res_id) whose followers the query read
     found: tuple[Contact, ...]      # in res.partner's order (complete_name, id desc)
 
-    def covers(self, emails, target):
-        return set(emails) <= self.emails and (target is None or target == self.target)
+    def find(self, env, normalized, records):
+        """The partner id (or False) stock's _mail_find_partner_from_emails would find
+        for each of the ``normalized`` addresses, searching in ``records``' followers;
+        None when these contacts cannot say: an address is not among the mail's, the
+        followers of another record count, or record rules apply (not superuser)."""
+        mail_thread = records and isinstance(records, env.registry["mail.thread"])
+        target = (records._name, records.id) if mail_thread and len(records) == 1 else None
+        if not env.su or (mail_thread and target != self.target) or not set(filter(None, normalized)) <= self.emails:
+            return None
+        user_partner_id = env.user.partner_id.id
+        company_field = records and records._mail_get_company_field()
+        record_companies = set(records[company_field].ids) if company_field else set()
 
-    def partners(self, emails, by_followers, first_keys):
-        """The partner id (or False) stock would take for each of ``emails``;
-        ``by_followers``: whether the target's followers come first; ``first_keys``:
-        stock's sort key of a Contact (the current user, the record's company)."""
+        def first_keys(contact):  # stock's sort key
+            if company_field:
+                return (contact.partner_id == user_partner_id, contact.company_id in record_companies,
+                        not contact.company_id)
+            return contact.partner_id == user_partner_id, not contact.company_id
+
+        return self._partners(normalized, bool(mail_thread), first_keys)
+
+    def _partners(self, emails, by_followers, first_keys):
         chosen = []
         for email in emails:
             candidates = [c for c in self.found if c.email == email]
@@ -69,7 +84,7 @@ class RoutingLookup:
         self.env = env(su=True)
         self.message = message
         self.mail = mail
-        self._authors = {}
+        self._contacts = {}
 
     # ------------------------------------------------------------------
     # routing.chain.Lookup
@@ -164,7 +179,7 @@ class RoutingLookup:
             holder = self.env[alias.alias_parent_model_id.model].browse(alias.alias_parent_thread_id)
         else:
             holder = self.env[target.model]
-        message_dict = self._message_dict(holder if target.res_id else None)
+        message_dict = self._message_dict(target, holder)
         error = holder._alias_get_error(self.message, message_dict, alias)
         if error:
             return Refusal(target, f"the contact policy of alias {alias.alias_name} refuses it: "
@@ -177,29 +192,29 @@ class RoutingLookup:
         """Stock's count (_detect_loop_sender): records the sender created lately, per
         model that says how to find them (_detect_loop_sender_domain)."""
         email = email_normalize(self.mail.from_email)
-        if not email or self.env["mail.gateway.allowed"].search_count([("email_normalized", "=", email)], limit=1):
+        domains = {model: self.env[model]._detect_loop_sender_domain(email) for model in models
+                   if email and hasattr(self.env[model], "_detect_loop_sender_domain")}
+        domains = {model: domain for model, domain in domains.items() if domain}
+        if not domains or self.env["mail.gateway.allowed"].search_count([("email_normalized", "=", email)], limit=1):
             return 0
         since = self.env.cr.now() - timedelta(minutes=minutes)
-        counts = [0]
-        for model in models:
-            Model = self.env[model]
-            if not hasattr(Model, "_detect_loop_sender_domain"):
-                continue
-            domain = Model._detect_loop_sender_domain(email)
-            if domain:
-                counts.append(Model.search_count([("create_date", ">", since), *domain]))
-        return max(counts)
+        return max(self.env[model].search_count([("create_date", ">", since), *domain])
+                   for model, domain in domains.items())
 
-    def _message_dict(self, record):
+    def _message_dict(self, target, holder):
         """What stock's contact checks read of the parsed mail: its sender, and the
-        partner stock's route check takes for its author."""
-        if record not in self._authors:
-            found = self.env["mail.thread"]._mail_find_partner_from_emails([self.mail.from_email], records=record)
-            self._authors[record] = found[0].id if found else False
+        partner stock's route check takes for its author (found in the Contacts)."""
+        scope = self._follower_scope(target)
+        records = holder if scope else None
+        email = email_normalize(self.mail.from_email, strict=False)
+        found = self.contacts(scope).find(self.env, [email], records)
+        if found is None:  # record rules apply: stock looks
+            found = [author.id for author in self.env["mail.thread"]._mail_find_partner_from_emails(
+                [self.mail.from_email], records=records)]
         return {
             "message_id": self.mail.message_id,
             "email_from": self.mail.from_email,
-            "author_id": self._authors[record],
+            "author_id": found[0] if found else False,
             "to": ", ".join(self.mail.to),
             "recipients": ", ".join(self.mail.recipients),
         }
@@ -208,21 +223,31 @@ class RoutingLookup:
     # Contacts: the partners and users of the mail's addresses
     # ------------------------------------------------------------------
 
-    def contacts_for(self, verdict):
-        """The Contacts of the mail, with the followers stock's route check would read
-        for the verdict's target: the record replied to, or the alias's parent record
-        (a project for its tasks); for a mail to several targets, none."""
-        target = verdict.targets[0] if len(verdict.targets) == 1 else None
-        if target is None or target.res_id:
-            return self.contacts(target and (target.model, target.res_id))
+    def contacts_for(self, targets):
+        """The Contacts of the mail, with the followers stock's route check reads for
+        its target: the record replied to, or the alias's parent record (a project for
+        its tasks); for a mail to several targets, none."""
+        target = targets[0] if len(targets) == 1 else None
+        return self.contacts(target and self._follower_scope(target))
+
+    def _follower_scope(self, target):
+        """The record (model, id) whose followers come first in finding the sender of a
+        mail to ``target``, as stock's route check finds them, or None."""
+        if target.res_id:
+            return target.model, target.res_id
         alias = self.env["mail.alias"].browse(target.alias_id)
         if alias.alias_parent_model_id and alias.alias_parent_thread_id:
-            return self.contacts((alias.alias_parent_model_id.model, alias.alias_parent_thread_id))
-        return self.contacts(None)
+            return alias.alias_parent_model_id.model, alias.alias_parent_thread_id
+        return None
 
     def contacts(self, target):
         """The Contacts of the mail's From and recipients, with the followers of
-        ``target`` (model, res_id) or None, in one query."""
+        ``target`` (model, res_id) or None, in one query (once per target)."""
+        if target not in self._contacts:
+            self._contacts[target] = self._query_contacts(target)
+        return self._contacts[target]
+
+    def _query_contacts(self, target):
         emails = sorted({email for email in (email_normalize(address, strict=False)
                                              for address in (self.mail.from_email, *self.mail.recipients))
                          if email})
