@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pgcluster
-from odoo_cli import odoo_command
+from odoo_cli import oca_addons, odoo_command
 from run_tests import LOGS, SUMMARY_RE, database_context
 
 FUZZ_TAG = "/test_mail_router:TestFuzzPipeline"
@@ -53,11 +53,13 @@ def main():
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / "fuzz.log"
     started = time.monotonic()
+    oca_folder, _modules = oca_addons()  # test_mail_router depends on OCA's helpdesk_mgmt
     with tempfile.TemporaryDirectory(prefix="mail_router_fuzz_") as tmp, database_context(["addon"]) as database:
         command = odoo_command(
             database, "test_fuzz", "--init=mail_router,test_mail_router", "--test-enable",
             f"--test-tags={FUZZ_TAG}", "--stop-after-init", "--log-level=info",
-            f"--http-port={pgcluster.free_port()}", "--max-cron-threads=0", data_dir=Path(tmp) / "odoo-data")
+            f"--http-port={pgcluster.free_port()}", "--max-cron-threads=0", data_dir=Path(tmp) / "odoo-data",
+            extra_addons=(oca_folder,))
         code = run_shown(command, env, log_path)
     summary = SUMMARY_RE.findall(log_path.read_text())
     failed = code != 0 or not summary or summary[-1][:2] != ("0", "0") or summary[-1][2] == "0"

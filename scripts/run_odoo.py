@@ -2,10 +2,12 @@
 
 The database ``mail_router`` (override: MAIL_ROUTER_DB) is created with the addon on
 the first run and updated on later runs. It gets Purchase, Sales and CRM (and so the
-bridges mail_router_purchase, mail_router_sale, mail_router_account), and an alias
-domain when it has none (MAIL_ROUTER_ALIAS_DOMAIN, default ``mail-router.localhost``),
-so the seed's aliases sales@ and purchase@ exist. PostgreSQL is a private cluster kept
-in ``.data/pg``, or the server that PGHOST/PGPORT/PGUSER/PGPASSWORD name.
+bridges mail_router_purchase, mail_router_sale, mail_router_account), OCA's Helpdesk
+(helpdesk_mgmt, from .data/oca-addons: requirements-oca-neighbours.txt, installed from
+PyPI when missing), and an alias domain when it has none (MAIL_ROUTER_ALIAS_DOMAIN,
+default ``mail-router.localhost``), so the seed's aliases sales@, purchase@ and support@
+(a helpdesk team's) exist. PostgreSQL is a private cluster kept in ``.data/pg``, or the
+server that PGHOST/PGPORT/PGUSER/PGPASSWORD name.
 
 Odoo's log goes to the terminal and to ``.data/odoo.log`` (appended, run after run: grep it).
 """
@@ -16,15 +18,17 @@ import subprocess
 import sys
 
 import pgcluster
-from odoo_cli import REPO, odoo_command
+from odoo_cli import REPO, oca_addons, odoo_command
 
 DATA = REPO / ".data"
 LOG = DATA / "odoo.log"
 DBNAME = os.environ.get("MAIL_ROUTER_DB", "mail_router")
 HTTP_PORT = int(os.environ.get("MAIL_ROUTER_HTTP_PORT", "8069"))
 ALIAS_DOMAIN = os.environ.get("MAIL_ROUTER_ALIAS_DOMAIN", "mail-router.localhost")
-# The seed's story, ready to try: an RFQ from a PO, a quotation, a lead.
+# The seed's story, ready to try: an RFQ from a PO, a quotation, a lead (and a ticket,
+# HELPDESK, when its OCA module is there).
 APPS = "purchase,sale_management,crm"
+HELPDESK = "helpdesk_mgmt"
 # For `odoo-bin shell`, before the apps: their bridges make the seed's aliases at install,
 # on the alias domain. Stock gives a database's first alias domain to every company and
 # alias; without one, Message-IDs end in @localhost and no alias receives mail.
@@ -34,6 +38,25 @@ if not env["mail.alias.domain"].search_count([]):
     env.cr.commit()
     print("run: alias domain {ALIAS_DOMAIN}")
 """
+# The seed's support@: a helpdesk team's alias (new mail makes a ticket of the team), made
+# once, if no alias has that name (an administrator's is never taken over).
+GIVE_SUPPORT_ALIAS = """
+if ("helpdesk.ticket.team" in env and env.company.alias_domain_id
+        and not env["mail.alias"].search_count([("alias_name", "=", "support")])):
+    env["helpdesk.ticket.team"].create({"name": "Support", "alias_name": "support"})
+    env.cr.commit()
+    print("run: helpdesk team Support, alias support@" + env.company.alias_domain_id.name)
+"""
+
+
+def helpdesk_addons():
+    """The OCA addons folder when it has helpdesk_mgmt (installed from PyPI if missing), else None."""
+    try:
+        folder, _modules = oca_addons()
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"run: OCA's helpdesk_mgmt could not be installed ({error}): no helpdesk", flush=True)
+        return None
+    return folder if (folder / HELPDESK).is_dir() else None
 
 
 def database_exists(database):
@@ -83,9 +106,12 @@ def main():
     DATA.mkdir(exist_ok=True)
     database = pgcluster.external_database()
     server = pgcluster.cluster(DATA / "pg") if database is None else contextlib.nullcontext(database)
+    oca_folder = helpdesk_addons()
+    apps = f"{APPS},{HELPDESK}" if oca_folder else APPS
     with server as database:
         def odoo(*args):
-            return odoo_command(database, DBNAME, *args, data_dir=DATA / "odoo")
+            return odoo_command(database, DBNAME, *args, data_dir=DATA / "odoo",
+                                extra_addons=(oca_folder,) if oca_folder else ())
 
         def odoo_shell(script):
             command = odoo("--no-http", "--log-level=warn")
@@ -102,9 +128,10 @@ def main():
                 return 1
             update = ()
         odoo_shell(GIVE_ALIAS_DOMAIN)
-        print(f"run: {APPS} in database {DBNAME}, installed if missing", flush=True)
-        if run_logged(odoo(f"--init={APPS}", *update, "--without-demo=all", "--stop-after-init", "--no-http")):
+        print(f"run: {apps} in database {DBNAME}, installed if missing", flush=True)
+        if run_logged(odoo(f"--init={apps}", *update, "--without-demo=all", "--stop-after-init", "--no-http")):
             return 1
+        odoo_shell(GIVE_SUPPORT_ALIAS)
         print(f"\nrun: Odoo on http://127.0.0.1:{HTTP_PORT}/web/login  (login: admin, password: admin"
               " on a new database)\nrun: Ctrl-C stops Odoo and the database server.\n", flush=True)
         return run_logged(odoo("--http-interface=127.0.0.1", f"--http-port={HTTP_PORT}"))

@@ -4,7 +4,8 @@ For each model of the spec in Community, the same story: a mail leaves a record 
 the composer over a real SMTP server (aiosmtpd), the contact answers from Gmail, Outlook
 and Thunderbird, each answer lands on that record; and a new mail to the model's alias
 creates a record. sale.order and purchase.order take new mail through mail_router_sale
-and mail_router_purchase, installed with test_mail_router (auto_install).
+and mail_router_purchase, installed with test_mail_router (auto_install); helpdesk.ticket
+comes from OCA's helpdesk_mgmt (Enterprise's helpdesk is not in Community).
 """
 import base64
 import email
@@ -13,7 +14,8 @@ from email import policy
 from email.message import EmailMessage
 from unittest.mock import patch
 
-from odoo.tests import Form, TransactionCase, tagged
+from odoo import Command
+from odoo.tests import Form, TransactionCase, new_test_user, tagged
 from odoo.tools import email_normalize
 
 from odoo.addons.mail_router_purchase import post_init_hook as create_purchase_alias
@@ -137,11 +139,13 @@ class TestSeedModelsEndToEnd(TransactionCase):
             "default_composition_mode": "comment", "default_partner_ids": self.contact.ids,
             "default_subject": f"About {record.display_name}", "default_body": "<p>Can you confirm?</p>"}}
 
-    def send_from(self, record, composer_action):
-        """Open ``composer_action`` (a mail.compose.message) on ``record`` and Send:
-        (the posted message, the mail as the SMTP server received it)."""
+    def send_from(self, record, composer_action, user=None):
+        """Open ``composer_action`` (a mail.compose.message) on ``record`` and Send, as
+        ``user`` (default: the test's): (the posted message, the mail as the SMTP server
+        received it)."""
         self.sink.envelopes.clear()
-        composer = Form(self.env[composer_action["res_model"]].with_context(**composer_action["context"])).save()
+        env = self.env(user=user) if user else self.env
+        composer = Form(env[composer_action["res_model"]].with_context(**composer_action["context"])).save()
         with patch("odoo.modules.module.current_test", None):  # let ir.mail_server really send
             composer.action_send_mail()
         sent_message = record.message_ids.filtered(lambda m: m.message_type == "comment")[:1]
@@ -149,10 +153,10 @@ class TestSeedModelsEndToEnd(TransactionCase):
         self.assertEqual(len(to_contact), 1, f"the mail from {record.display_name} must reach the SMTP server once")
         return sent_message, email.message_from_bytes(to_contact[0].original_content, policy=policy.SMTP)
 
-    def assertRepliesLand(self, record, composer_action):
-        """A mail sent from ``record``, answered from each client: each answer is on
-        ``record``'s chatter once, below the thread's first message, by the contact."""
-        sent_message, sent = self.send_from(record, composer_action)
+    def assertRepliesLand(self, record, composer_action, user=None):
+        """A mail sent from ``record`` (by ``user``), answered from each client: each answer
+        is on ``record``'s chatter once, below the thread's first message, by the contact."""
+        sent_message, sent = self.send_from(record, composer_action, user=user)
         self.assertEqual(sent["Message-ID"], sent_message.message_id)
         self.assertTrue(sent["Message-ID"].startswith(f"<{record._name}-{record.id}-"), sent["Message-ID"])
         self.assertTrue(email.utils.parseaddr(sent["Reply-To"])[1].endswith("@company.example"), sent["Reply-To"])
@@ -250,6 +254,31 @@ class TestSeedModelsEndToEnd(TransactionCase):
         new_applicant = self.mail_to_alias("bolt-jobs@company.example", "hr.applicant")
         self.assertEqual(new_applicant.job_id, job)
         self.assertEqual(email_normalize(new_applicant.email_from), "bob@customer.example")
+
+    def test_helpdesk_ticket_through_support(self):
+        """The seed's support@ (OCA helpdesk_mgmt, a team's alias): a mail to it makes a
+        ticket for the sender; the team answers from the ticket's chatter, over SMTP, and the
+        customer's answers from each client land on the ticket."""
+        agent = new_test_user(self.env, login="sam", name="Sam Support", email="sam@company.example",
+                              groups="base.group_user,helpdesk_mgmt.group_helpdesk_user")
+        team = self.env["helpdesk.ticket.team"].create({"name": "Support", "alias_name": "support",
+                                                        "user_ids": [Command.link(agent.id)]})
+        self.assertEqual((team.alias_id.alias_full_name, team.alias_id.alias_model_id.model),
+                         ("support@company.example", "helpdesk.ticket"))
+        ticket = self.mail_to_alias("support@company.example", "helpdesk.ticket",
+                                    sender=f"{self.contact.name} <{self.contact.email}>")
+        self.assertEqual((ticket.team_id, ticket.partner_id), (team, self.contact))
+        self.assertEqual(ticket.name, "New request to support@company.example")
+        self.assertIn("Please send 500 bolts.", ticket.description)
+        # a member of the team answers from the ticket's chatter
+        self.assertRepliesLand(ticket, self.chatter_composer(ticket), user=agent)
+        self.assertEqual(ticket.message_ids.filtered(lambda m: m.subject == f"About {ticket.display_name}").author_id,
+                         agent.partner_id)
+        # a sender no one knows: the ticket keeps their address
+        stranger_ticket = self.mail_to_alias("support@company.example", "helpdesk.ticket")
+        self.assertNotEqual(stranger_ticket, ticket)
+        self.assertEqual(stranger_ticket.team_id, team)
+        self.assertEqual(email_normalize(stranger_ticket.partner_email), "bob@customer.example")
 
     # ------------------------------------------------------------------
     # The bridges: who the sender is, the seed's aliases
