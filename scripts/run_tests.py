@@ -44,9 +44,14 @@ PEERS_TESTS = ",".join((
     "/test_mail_full", "/microsoft_outlook"))
 PEERS_TEST_COUNT = 149
 EXPECTED_PEERS_FAILURES = REPO / "scripts" / "peers_expected_failures.txt"
-NEIGHBOUR_TEST_COUNT = 67
-# helpdesk_mgmt's TestHelpdesMgmtJs runs the whole web client's unit tests in Chromium (20 min)
-NEIGHBOUR_EXCLUDED = ("-/helpdesk_mgmt:TestHelpdesMgmtJs",)
+# The OCA modules of requirements-oca-neighbours.txt, with mail_router: the fetchmail
+# modules' tests through test_mail_router_neighbours (their own run at their install,
+# before mail_router is loaded), helpdesk_mgmt's as they are (it loads after mail_router).
+# helpdesk_mgmt's TestHelpdesMgmtJs runs the whole web client's unit tests in Chromium (20 min).
+NEIGHBOURS_MODULES = "test_mail_router_neighbours,helpdesk_mgmt"
+NEIGHBOURS_TESTS = "/test_mail_router_neighbours,/helpdesk_mgmt,-/helpdesk_mgmt:TestHelpdesMgmtJs"
+NEIGHBOURS_TEST_COUNT = 67
+EXPECTED_NEIGHBOURS_FAILURES = REPO / "scripts" / "neighbours_expected_failures.txt"
 SUMMARY_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 FAILURE_RE = re.compile(r" ERROR \S+ (odoo\.addons\.[\w.]+): (?:FAIL|ERROR): (?:Subtest )?(\S+)")
 STARTED_RE = re.compile(r" odoo\.addons\.(\w+)\.tests\.[\w.]+: Starting ")
@@ -176,18 +181,6 @@ def expected_compat_failures():
     return set(expected_failures(EXPECTED_COMPAT_FAILURES))
 
 
-def expected_peers_failures():
-    """peers_expected_failures.txt: ({test: 'stock' or 'difference'}), a test named
-    '<addon>:<Class>.<method>'."""
-    expected = {}
-    for line in expected_failures(EXPECTED_PEERS_FAILURES):
-        kind, test = line.split()
-        if kind not in ("stock", "difference"):
-            raise ValueError(f"{EXPECTED_PEERS_FAILURES.name}: '{kind}' is neither 'stock' nor 'difference'")
-        expected[test] = kind
-    return expected
-
-
 def compat_suite(database, tmp):
     """Odoo's test_mail with mail_router installed: exactly the documented failures."""
     outcome, text, failing = odoo_suite(
@@ -216,52 +209,65 @@ def compat_suite(database, tmp):
 PEER_FAILURE_RE = re.compile(r" ERROR \S+ odoo\.addons\.(\w+)\.[\w.]+: (?:FAIL|ERROR): (?:Subtest )?(\S+)")
 
 
-def peers_suite(database, tmp):
-    """The mail tests of Odoo's apps that receive mail, with mail_router installed: exactly
-    stock's results here, that is the failures listed in peers_expected_failures.txt, as
-    failing on stock too or as a known difference of mail_router."""
+def expected_kinds(path):
+    """``path`` (peers_ or neighbours_expected_failures.txt): {test: 'stock' or 'difference'},
+    a test named '<addon>:<Class>.<method>'."""
+    expected = {}
+    for line in expected_failures(path):
+        kind, test = line.split()
+        if kind not in ("stock", "difference"):
+            raise ValueError(f"{path.name}: '{kind}' is neither 'stock' nor 'difference'")
+        expected[test] = kind
+    return expected
+
+
+ADDON_FAILURE_RE = re.compile(r" ERROR \S+ odoo\.addons\.(\w+)\.[\w.]+: (?:FAIL|ERROR): (?:Subtest )?(\S+)")
+
+
+def expecting_suite(name, database, tmp, modules, tags, count, expected_file, extra_addons=()):
+    """Odoo's or OCA's tests of ``modules`` with mail_router installed: exactly the failures
+    listed in ``expected_file``, each failing on stock Odoo here too or a known difference
+    of mail_router; the suite fails if an unlisted test fails or a listed one passes."""
     outcome, text, _failing = odoo_suite(
-        "peers", database, tmp, f"mail_router,{PEERS_MODULES}", PEERS_TESTS,
-        expect_modules=PEERS_MODULES.split(","))
+        name, database, tmp, f"mail_router,{modules}", tags, expect_modules=modules.split(","),
+        extra_addons=extra_addons)
     if outcome.problems:
         return outcome
     summary_total = outcome.passed + outcome.failed
-    failing = {f"{addon}:{test}" for addon, test in PEER_FAILURE_RE.findall(text)}
-    expected = expected_peers_failures()
-    result = Outcome("peers")
-    if summary_total != PEERS_TEST_COUNT:
-        result.fail(f"{summary_total} tests of the peers ran, expected {PEERS_TEST_COUNT}")
-    state = module_state(database, "test_peers", "mail_router")
+    failing = {f"{addon}:{test}" for addon, test in ADDON_FAILURE_RE.findall(text)}
+    expected = expected_kinds(expected_file)
+    result = Outcome(name)
+    if summary_total != count:
+        result.fail(f"{summary_total} tests of the {name} ran, expected {count}")
+    state = module_state(database, f"test_{name}", "mail_router")
     if state != "installed":
-        result.fail(f"mail_router is '{state}' in the peers database, not installed")
+        result.fail(f"mail_router is '{state}' in the {name} database, not installed")
     for test in sorted(failing - set(expected)):
         result.fail(f"unexpected failure: {test}")
     for test in sorted(set(expected) - failing):
-        result.fail(f"expected to fail (peers_expected_failures.txt: {expected[test]}) but passed: {test}")
+        result.fail(f"expected to fail ({expected_file.name}: {expected[test]}) but passed: {test}")
     stock = {test for test in failing if expected.get(test) == "stock"}
     differences = {test for test in failing if expected.get(test) == "difference"}
-    print(f"== peers: of the failures above, {len(stock)} tests fail on stock Odoo here too and {len(differences)} "
-          "are documented differences (README, scripts/peers_expected_failures.txt)", flush=True)
+    print(f"== {name}: of the failures above, {len(stock)} tests fail on stock Odoo here too and "
+          f"{len(differences)} are documented differences (README, scripts/{expected_file.name})", flush=True)
     result.failing_on_stock, result.known_differences = len(stock), len(differences)
     result.passed = summary_total - len(failing) - len(set(expected) - failing)
     return result
 
 
+def peers_suite(database, tmp):
+    """The mail tests of Odoo's apps that receive mail, with mail_router installed: exactly
+    stock's results here, that is the failures listed in peers_expected_failures.txt."""
+    return expecting_suite("peers", database, tmp, PEERS_MODULES, PEERS_TESTS, PEERS_TEST_COUNT,
+                           EXPECTED_PEERS_FAILURES)
+
+
 def neighbours_suite(database, tmp):
-    """The tests of the OCA neighbours (demo data on) with mail_router installed: all must
-    pass."""
-    folder, modules = oca_addons()
-    outcome, _text, failing = odoo_suite(
-        "neighbours", database, tmp, ",".join(("mail_router", *modules)),
-        ",".join((*(f"/{m}" for m in modules), *NEIGHBOUR_EXCLUDED)),
-        expect_modules=modules, extra_addons=(folder,))
-    outcome.problems.extend(f"failed: {test}" for test in sorted(failing))
-    if not outcome.problems and outcome.passed + outcome.failed != NEIGHBOUR_TEST_COUNT:
-        outcome.fail(f"{outcome.passed + outcome.failed} tests of the OCA neighbours ran, "
-                     f"expected {NEIGHBOUR_TEST_COUNT}")
-    if module_state(database, "test_neighbours", "mail_router") != "installed":
-        outcome.fail("mail_router is not installed in the neighbours database")
-    return outcome
+    """The tests of the OCA neighbours (demo data on) with mail_router loaded: exactly the
+    failures listed in neighbours_expected_failures.txt."""
+    folder, _modules = oca_addons()
+    return expecting_suite("neighbours", database, tmp, NEIGHBOURS_MODULES, NEIGHBOURS_TESTS,
+                           NEIGHBOURS_TEST_COUNT, EXPECTED_NEIGHBOURS_FAILURES, extra_addons=(folder,))
 
 
 def core_suite(_database, tmp):
@@ -329,7 +335,7 @@ def main():
     on_stock = sum(o.failing_on_stock for o in outcomes)
     if on_stock:
         print(f"({on_stock} tests of Odoo fail on stock Odoo on this machine too, not counted as passed; "
-              "see scripts/peers_expected_failures.txt)")
+              "see scripts/peers_expected_failures.txt, neighbours_expected_failures.txt)")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
