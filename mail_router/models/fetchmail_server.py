@@ -369,15 +369,15 @@ class _Receiver:
 
     def receive(self, raw):
         self.server._mail_router_receive(raw)
-        entry = self.server.env["mail.router.log"].sudo()._mail_router_latest(self.server.id, self.last_log_id)
-        if not entry:  # another module's message_process did not hand it to the intake
+        latest = self.server.env["mail.router.log"]._mail_router_latest(self.server.id, self.last_log_id)
+        if not latest:  # another module's message_process did not hand it to the intake
             return None
-        self.last_log_id = entry.id
-        if entry.mail_message_id.model:
-            self.posted_on[entry.mail_message_id.model].add(entry.mail_message_id.res_id)
-        if entry.stage in ROUTED_STAGES:
+        self.last_log_id, stage, model, res_id = latest
+        if model:
+            self.posted_on[model].add(res_id)
+        if stage in ROUTED_STAGES:
             return ROUTED
-        return QUARANTINED if entry.stage in QUARANTINED_STAGES else entry.stage
+        return QUARANTINED if stage in QUARANTINED_STAGES else stage
 
     def commit(self, checkpoint):
         if checkpoint != self.stored:

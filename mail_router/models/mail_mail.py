@@ -11,6 +11,7 @@ schedules for stock's scheduled action, the emails in the mail queue, as in stoc
 """
 # pylint: disable=invalid-commit
 # Each batch is committed once sent, as the mail queue commits after each email.
+import json
 import logging
 from datetime import timedelta
 
@@ -70,10 +71,26 @@ class MailMail(models.Model):
                      WHERE schedule.scheduled_datetime = %s AND message.model = %s AND message.res_id = ANY(%s)
                   ORDER BY schedule.id FOR UPDATE OF schedule SKIP LOCKED""", [notify_at, model, list(ids)])
                 schedules = Schedule.browse(row[0] for row in self.env.cr.fetchall())
-                schedules.with_context(mail_notify_force_send=False)._send_notifications()
+                self._mail_router_notify(schedules)
                 self.env.cr.commit()
                 done += len(schedules)
         return done
+
+    @api.model
+    def _mail_router_notify(self, schedules):
+        """Stock's _send_notifications of ``schedules``, without its check for existing
+        notifications: these schedules are locked by this transaction, which deletes
+        them, so none of their messages was notified before."""
+        for model, group in schedules._group_by_model().items():
+            messages = group.mail_message_id
+            records = (self.env[model].browse(messages.mapped("res_id")) if model
+                       else [self.env["mail.thread"]] * len(group))
+            for record, schedule in zip(records, group, strict=True):
+                parameters = json.loads(schedule.notification_parameters or "{}")
+                parameters.pop("scheduled_date", None)
+                record.with_context(mail_notify_force_send=False)._notify_thread(
+                    schedule.mail_message_id, msg_vals=False, **parameters)
+        schedules.unlink()
 
     @api.model
     def _mail_router_send_emails(self, records, since):
@@ -98,6 +115,7 @@ class MailMail(models.Model):
         one batch (stock's queue commits after each email instead, reading each one alone)."""
         batch.mapped("mail_message_id.author_id.email")
         batch.mapped("recipient_ids.email")
+        batch.mapped("attachment_ids")
         batch.with_context(**{SENDING_KEY: True}).send()
         batch.exists().filtered(
             lambda mail: mail.auto_delete and (mail.state == "sent" or mail.failure_type in KEPT_FAILURES)).unlink()

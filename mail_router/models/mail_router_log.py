@@ -117,9 +117,16 @@ class MailRouterLog(models.Model):
 
     @api.model
     def _mail_router_latest(self, server_id, after_id):
-        """The newest entry of ``server_id`` after ``after_id``: the fetcher's mail, which
-        the intake just recorded (one fetcher per server at a time)."""
-        return self.search([("fetchmail_server_id", "=", server_id), ("id", ">", after_id)], limit=1)
+        """(id, stage, model and id of the record posted on) of the newest entry of
+        ``server_id`` after ``after_id``: the fetcher's mail, which the intake just
+        recorded (one fetcher per server at a time); None when there is none."""
+        self.flush_model()
+        self.env.cr.execute("""
+            SELECT log.id, log.stage, message.model, message.res_id
+              FROM mail_router_log log LEFT JOIN mail_message message ON message.id = log.mail_message_id
+             WHERE log.fetchmail_server_id = %s AND log.id > %s
+          ORDER BY log.id DESC LIMIT 1""", [server_id, after_id])
+        return self.env.cr.fetchone()
 
     def action_retry(self):
         """Route a mail that was dropped (bounce, loop, auto-reply, throttled) again,

@@ -5,6 +5,7 @@ asks the same questions as the gateway); and the mail's Contacts.
 One query answers all In-Reply-To and References ids together, one the aliases, one
 the partners and users of every address of the mail.
 """
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -48,15 +49,17 @@ class Contacts:
         target = (records._name, records.id) if mail_thread and len(records) == 1 else None
         if not env.su or (mail_thread and target != self.target) or not set(filter(None, normalized)) <= self.emails:
             return None
-        user_partner_id = env.user.partner_id.id
         company_field = records and records._mail_get_company_field()
-        record_companies = set(records[company_field].ids) if company_field else set()
+
+        @functools.cache
+        def record_companies():  # read only when two partners share an address
+            return set(records[company_field].ids) if company_field else set()
 
         def first_keys(contact):  # stock's sort key
+            user_partner = contact.partner_id == env.user.partner_id.id
             if company_field:
-                return (contact.partner_id == user_partner_id, contact.company_id in record_companies,
-                        not contact.company_id)
-            return contact.partner_id == user_partner_id, not contact.company_id
+                return user_partner, contact.company_id in record_companies(), not contact.company_id
+            return user_partner, not contact.company_id
 
         return self._partners(normalized, bool(mail_thread), first_keys)
 
@@ -68,7 +71,8 @@ class Contacts:
             with_user = [c for c in candidates if c.active and c.users]
             plain = [c for c in candidates if c.active]
             pool = (by_followers and followers) or with_user or plain
-            pool = sorted(pool, key=first_keys, reverse=True)  # stable, as stock's sort
+            if len(pool) > 1:
+                pool = sorted(pool, key=first_keys, reverse=True)  # stable, as stock's sort
             chosen.append(pool[0].partner_id if pool else False)
         return chosen
 
