@@ -49,3 +49,10 @@ def token_service():
     with TokenService() as service:
         yield service
 
+
+@pytest.fixture
+def dovecot_oauth2(token_service):
+    """A Dovecot that takes XOAUTH2 and OAUTHBEARER, checking each token with
+    ``token_service``, as Microsoft 365's IMAP server (its IMAP scope)."""
+    with Dovecot(oauth2=token_service.introspection_url) as server:
+        yield server
