@@ -25,11 +25,12 @@ def imaps(server):
     return ConnectionSettings(server.host, server.ports.imaps, 'ssl', timeout=TIMEOUT, ca_file=str(server.ca_file))
 
 
-def open_xoauth2(server, access_token, user=None):
-    """A connection over verified TLS, logged in with XOAUTH2; closed if the login fails."""
+def open_xoauth2(server, access_token, user=None, sasl=xoauth2):
+    """A connection over verified TLS, logged in with XOAUTH2 (or ``sasl``);
+    closed if the login fails."""
     conn = imap.open_imap(imaps(server))
     try:
-        imap.login_with(conn, lambda connection: xoauth2(connection, user or server.user, access_token))
+        imap.login_with(conn, lambda connection: sasl(connection, user or server.user, access_token))
     except BaseException:
         imap.close(conn)
         raise
@@ -178,3 +179,19 @@ def test_idle_on_an_xoauth2_session_sees_new_mail(token_service, dovecot_oauth2,
         assert [item.uid for item in imap.listing(conn, 0)] == [1]
     finally:
         imap.close(conn)
+
+
+def oauthbearer(conn, user, access_token):
+    """RFC 7628, which Odoo does not use."""
+    return conn.authenticate('OAUTHBEARER', lambda _: f'n,a={user},\1auth=Bearer {access_token}\1\1')
+
+
+def test_oauthbearer_is_checked_the_same_way(token_service, dovecot_oauth2):
+    server = dovecot_oauth2
+    access_token = fresh_access_token(token_service, token_service.consent(server.user))
+    conn = open_xoauth2(server, access_token, sasl=oauthbearer)
+    assert conn.state == 'AUTH'
+    imap.close(conn)
+    token_service.expire_access_tokens()
+    with pytest.raises(LoginRefused, match=REFUSED):
+        open_xoauth2(server, access_token, sasl=oauthbearer)
