@@ -9,6 +9,15 @@ certificates, user and Maildir in a temporary directory; nothing from /etc.
 The helpers talk to the server independently of the code under test: IMAP
 with imaplib on the plain port for messages and flags, doveadm for folders,
 UIDVALIDITY and disconnecting clients.
+
+In OAuth2 mode (``Dovecot(oauth2=introspection_url)``, see testsupport.oauth2)
+the server also takes XOAUTH2 and OAUTHBEARER, and asks that URL whether each
+Bearer token is active, whose it is and for which scopes: the user named in
+the login must be the token's, and the token must hold ``oauth2_scope``
+(Microsoft's IMAP scope by default: a server standing for Gmail takes Google's).
+Nothing is cached: every login asks.
+The password still logs in with PLAIN and LOGIN (the helpers do), and only
+with them; a token is never tried as a password, nor a password as a token.
 """
 import contextlib
 import grp
@@ -27,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import certs
+from .oauth2 import MICROSOFT_IMAP_SCOPE
 
 DOVECOT = shutil.which('dovecot') or '/usr/sbin/dovecot'
 DOVEADM = shutil.which('doveadm') or '/usr/bin/doveadm'
@@ -71,13 +81,20 @@ class Dovecot:
     made for this server (``ca_file``); 'self-signed' serves one signed by
     itself (``ca_file`` is that certificate); 'none' offers no TLS at all,
     not even STARTTLS (``ca_file`` is None).
+
+    ``oauth2``: the URL of a token introspection endpoint (RFC 7662, asked
+    with POST token=...; ``TokenService.introspection_url``): XOAUTH2 and
+    OAUTHBEARER are offered, and a token is good when that endpoint says
+    ``active`` for the user logging in, with ``oauth2_scope`` among its
+    scopes (None: any scope).
     """
 
     host = HOST
 
     # The default password has spaces and quotes, which LOGIN must quote.
     def __init__(self, *, tls: str = 'ca', server_names: Iterable[str] = ('localhost', HOST),
-                 user: str = 'alice', password: str = 'correct horse "battery" staple'):
+                 user: str = 'alice', password: str = 'correct horse "battery" staple',
+                 oauth2: str | None = None, oauth2_scope: str | None = MICROSOFT_IMAP_SCOPE):
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}, not {tls!r}")
         if ':' in password or '\n' in password:
@@ -86,6 +103,8 @@ class Dovecot:
         self.server_names = tuple(server_names)
         self.user = user
         self.password = password
+        self.oauth2 = oauth2
+        self.oauth2_scope = oauth2_scope
         self.directory: Path | None = None
         self.ports: Ports | None = None
         self.ca_file: Path | None = None
@@ -152,8 +171,10 @@ class Dovecot:
         mail_owner = pwd.getpwnam(users.mail)
         os.chown(home, mail_owner.pw_uid, mail_owner.pw_gid)
         (self.directory / 'passwd').write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
+        if self.oauth2:
+            (self.directory / 'oauth2.conf').write_text(_oauth2_config(self.oauth2, self.oauth2_scope))
         self.config_file.write_text(
-            _config(self.directory, self.ports, certificate, users, mail_owner))
+            _config(self.directory, self.ports, certificate, users, mail_owner, bool(self.oauth2)))
 
     def _make_certificate(self) -> certs.Certificate | None:
         if self.tls == 'none':
@@ -322,11 +343,32 @@ def _answers(port: int, greeting: bytes | None) -> bool:
 
 
 def _config(directory: Path, ports: Ports, certificate: certs.Certificate | None,
-            users: ServiceUsers, mail_owner: pwd.struct_passwd) -> str:
+            users: ServiceUsers, mail_owner: pwd.struct_passwd, oauth2: bool = False) -> str:
     if certificate:
         tls = f"ssl = yes\nssl_cert = <{certificate.cert_file}\nssl_key = <{certificate.key_file}"
     else:
         tls = "ssl = no"
+    mechanisms = "plain login"
+    passdbs = f"""passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {directory}/passwd
+}}"""
+    if oauth2:
+        mechanisms += " xoauth2 oauthbearer"
+        # Each passdb for its own mechanisms: a token is never checked as a
+        # password, nor a password sent to the token endpoint.
+        passdbs = f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {directory}/oauth2.conf
+}}
+passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+  args = scheme=PLAIN {directory}/passwd
+}}
+# Why a token was refused, in dovecot.log.
+auth_verbose = yes"""
     return f"""\
 # Written by testsupport.dovecot for one test server; includes nothing from /etc.
 base_dir = {directory}/run
@@ -338,7 +380,7 @@ listen = {HOST}
 {tls}
 # The tests log in on the plain ports too, to show what clear text means.
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 # Refused logins answered after 0.5 s (the least Dovecot waits) instead of 2 s.
 auth_failure_delay = 0
 default_login_user = {users.login}
@@ -351,10 +393,7 @@ namespace inbox {{
   inbox = yes
   separator = /
 }}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {directory}/passwd
-}}
+{passdbs}
 userdb {{
   driver = static
   args = uid={mail_owner.pw_uid} gid={mail_owner.pw_gid} home={directory}/home/%u
@@ -362,6 +401,11 @@ userdb {{
 # No chroot: a user other than root may not; and it protects nothing in a test.
 service anvil {{
   chroot =
+  # No auth penalty: after a refused login, Dovecot delays the next ones from
+  # 127.0.0.1 (4 s after one refusal, measured), and tests refuse logins on purpose.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service imap-login {{
   chroot =
@@ -371,6 +415,26 @@ service pop3-login {{
   chroot =
 {_listeners('pop3', ports.pop3, ports.pop3s)}
 }}
+"""
+
+
+def _oauth2_config(introspection_url: str, scope: str | None) -> str:
+    """The oauth2 passdb's settings (Dovecot 2.3): RFC 7662 introspection,
+    POST token=...; the answer's ``active`` must be true, its ``username`` the
+    user logging in (both lowercased), its ``scope`` must hold ``scope``.
+    One scope only: Debian 12's Dovecot 2.3.19.1 requires every scope the
+    setting lists (its documentation says any one of them)."""
+    scope_line = f"scope = {scope}" if scope else "# no scope required"
+    return f"""\
+# Written by testsupport.dovecot for one test server.
+introspection_mode = post
+introspection_url = {introspection_url}
+username_attribute = username
+active_attribute = active
+active_value = true
+{scope_line}
+# A token service that does not answer fails the login within this time.
+timeout_msecs = 5000
 """
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from .dovecot import Dovecot
+from .oauth2 import TokenService
 from .proxy import Proxy
 
 
@@ -39,3 +40,19 @@ def imaps_proxy(dovecot):
     """A proxy to ``dovecot``'s IMAPS port that the test can cut."""
     with Proxy(dovecot.ports.imaps) as proxy:
         yield proxy
+
+
+@pytest.fixture
+def token_service():
+    """An OAuth2 provider (Microsoft's and Google's token endpoints, and token
+    introspection) on 127.0.0.1, with no consent given yet."""
+    with TokenService() as service:
+        yield service
+
+
+@pytest.fixture
+def dovecot_oauth2(token_service):
+    """A Dovecot that takes XOAUTH2 and OAUTHBEARER, checking each token with
+    ``token_service``, as Microsoft 365's IMAP server (its IMAP scope)."""
+    with Dovecot(oauth2=token_service.introspection_url) as server:
+        yield server
