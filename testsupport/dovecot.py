@@ -53,6 +53,12 @@ FETCHED_FLAGS = re.compile(rb'UID (\d+) FLAGS \(([^)]*)\)')
 APPENDED_UID = re.compile(rb'APPENDUID \d+ (\d+)')
 
 
+# Dovecot 2.3's capabilities after login, IDLE left out: a server that must be polled.
+NO_IDLE_CAPABILITY = ("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES "
+                      "MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE "
+                      "ESEARCH LITERAL+ SPECIAL-USE")
+
+
 class PortTaken(Exception):
     """Between our picking a free port and Dovecot binding it, another process took it."""
 
@@ -94,7 +100,8 @@ class Dovecot:
     # The default password has spaces and quotes, which LOGIN must quote.
     def __init__(self, *, tls: str = 'ca', server_names: Iterable[str] = ('localhost', HOST),
                  user: str = 'alice', password: str = 'correct horse "battery" staple',
-                 oauth2: str | None = None, oauth2_scope: str | None = MICROSOFT_IMAP_SCOPE):
+                 oauth2: str | None = None, oauth2_scope: str | None = MICROSOFT_IMAP_SCOPE,
+                 idle: bool = True):
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}, not {tls!r}")
         if ':' in password or '\n' in password:
@@ -105,6 +112,7 @@ class Dovecot:
         self.password = password
         self.oauth2 = oauth2
         self.oauth2_scope = oauth2_scope
+        self.idle = idle  # False: IDLE is not advertised (a server that must be polled)
         self.directory: Path | None = None
         self.ports: Ports | None = None
         self.ca_file: Path | None = None
@@ -138,16 +146,34 @@ class Dovecot:
         self.directory.chmod(0o755)
         try:
             self._prepare()
-            with (self.directory / 'stderr.log').open('wb') as stderr:
-                # Its own process group, so that stop() reaches every child too.
-                self._process = subprocess.Popen([DOVECOT, '-F', '-c', str(self.config_file)],
-                                                 stdout=subprocess.DEVNULL, stderr=stderr,
-                                                 start_new_session=True)
-            self._wait_until_listening()
+            self._run()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _run(self) -> None:
+        with (self.directory / 'stderr.log').open('ab') as stderr:
+            # Its own process group, so that stop() reaches every child too.
+            self._process = subprocess.Popen([DOVECOT, '-F', '-c', str(self.config_file)],
+                                             stdout=subprocess.DEVNULL, stderr=stderr,
+                                             start_new_session=True)
+        self._wait_until_listening()
+
+    def restart(self) -> None:
+        """Kill every Dovecot process, as a crash or a restart does (every session is cut),
+        and start it again on the same ports, with the same mail."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
+        _wait_until_gone(self._process.pid)
+        for _attempt in range(START_ATTEMPTS):
+            try:
+                self._run()
+                return
+            except RuntimeError:  # its ports still held by the dying processes' sockets
+                time.sleep(0.5)
+        raise RuntimeError(f"dovecot did not start again:\n{self.log()}")
 
     def stop(self) -> None:
         if self._process is not None:
@@ -174,7 +200,7 @@ class Dovecot:
         if self.oauth2:
             (self.directory / 'oauth2.conf').write_text(_oauth2_config(self.oauth2, self.oauth2_scope))
         self.config_file.write_text(
-            _config(self.directory, self.ports, certificate, users, mail_owner, bool(self.oauth2)))
+            _config(self.directory, self.ports, certificate, users, mail_owner, bool(self.oauth2), self.idle))
 
     def _make_certificate(self) -> certs.Certificate | None:
         if self.tls == 'none':
@@ -343,7 +369,7 @@ def _answers(port: int, greeting: bytes | None) -> bool:
 
 
 def _config(directory: Path, ports: Ports, certificate: certs.Certificate | None,
-            users: ServiceUsers, mail_owner: pwd.struct_passwd, oauth2: bool = False) -> str:
+            users: ServiceUsers, mail_owner: pwd.struct_passwd, oauth2: bool = False, idle: bool = True) -> str:
     if certificate:
         tls = f"ssl = yes\nssl_cert = <{certificate.cert_file}\nssl_key = <{certificate.key_file}"
     else:
@@ -387,6 +413,7 @@ default_login_user = {users.login}
 default_internal_user = {users.internal}
 default_internal_group = {users.internal_group}
 first_valid_uid = 1
+{"" if idle else NO_IDLE_CAPABILITY}
 mail_location = maildir:~/Maildir
 mail_fsync = never
 namespace inbox {{
