@@ -30,9 +30,12 @@ RECEIVE_TRIES = 2
 @dataclass(frozen=True)
 class Pending:
     """A message waiting on the server: ``key`` names it (an IMAP UID, a POP3
-    UIDL), ``size`` is its size in bytes as the server announces it."""
+    UIDL), ``size`` is its size in bytes as the server announces it, ``arrived``
+    when the server received it (IMAP INTERNALDATE, seconds since the epoch; None
+    when the server does not say: POP3)."""
     key: Hashable
     size: int
+    arrived: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,10 @@ class Mailbox(Protocol):
 class Receiver(Protocol):
     """What the loop calls back: the caller's processing and its transaction."""
 
-    def receive(self, raw: bytes) -> str | None:
-        """Process one message in the current transaction (may raise); what became of
-        it, in the receiver's words ('routed', 'quarantined'...), counted in the
-        Report once the message is committed."""
+    def receive(self, raw: bytes, arrived: float | None) -> str | None:
+        """Process one message (which the server received at ``arrived``) in the current
+        transaction (may raise); what became of it, in the receiver's words ('routed',
+        'quarantined'...), counted in the Report once the message is committed."""
 
     def commit(self, checkpoint: object) -> None:
         """Store ``checkpoint`` and commit the transaction."""
@@ -99,6 +102,7 @@ class Report:
     received: int = 0        # processed and committed
     left: int = 0            # left on the server, named to the receiver
     more: bool = False       # the deadline came first: messages wait for the next run
+    waiting: int = 0         # how many, then
     outcomes: Counter = field(default_factory=Counter)  # what receive() said of the received ones
 
 
@@ -123,9 +127,11 @@ def drain(mailbox: Mailbox, receiver: Receiver, limits: Limits, deadline: float)
     or ``deadline`` (time.monotonic()) has come; then commit the checkpoint.
     Raises only what the server, the connection or a commit raise."""
     report = Report()
-    for batch in batches(mailbox.pending(), limits):
+    pending = mailbox.pending()
+    for batch in batches(pending, limits):
         if time.monotonic() >= deadline:
             report.more = True
+            report.waiting = len(pending) - report.received - report.left
             break
         acknowledged, left = _take(mailbox, receiver, batch, limits, report.outcomes)
         mailbox.acknowledge(acknowledged)
@@ -153,8 +159,9 @@ def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
             _leave(mailbox, receiver, item.key, Left(
                 f"{item.size} bytes, more than the largest message fetched ({limits.max_message_bytes} bytes)"))
             left.append(item.key)
+    arrivals = {item.key: item.arrived for item in batch}
     for key, raw in mailbox.fetch([item.key for item in batch if not limits.too_large(item)]):
-        outcome = _process(receiver, raw)
+        outcome = _process(receiver, raw, arrivals[key])
         if isinstance(outcome, Left):
             _leave(mailbox, receiver, key, outcome)
             left.append(key)
@@ -165,7 +172,7 @@ def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
     return acknowledged, left
 
 
-def _process(receiver: Receiver, raw: bytes | Unreadable) -> str | None | Left:
+def _process(receiver: Receiver, raw: bytes | Unreadable, arrived: float | None) -> str | None | Left:
     """What receive() said once ``raw`` is processed (not yet committed); else why
     it is left, each try rolled back."""
     if isinstance(raw, Unreadable):
@@ -173,7 +180,7 @@ def _process(receiver: Receiver, raw: bytes | Unreadable) -> str | None | Left:
     error = None
     for _try in range(RECEIVE_TRIES):
         try:
-            return receiver.receive(raw)
+            return receiver.receive(raw, arrived)
         except Exception as exc:  # containment: one message never stops the mailbox
             receiver.rollback()
             error = exc

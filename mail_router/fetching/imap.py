@@ -7,6 +7,7 @@ import imaplib
 import itertools
 import re
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -30,6 +31,7 @@ class Listed(NamedTuple):
     uid: int
     size: int       # RFC822.SIZE, in bytes
     seen: bool
+    arrived: float | None = None  # INTERNALDATE, seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def listing(conn: imaplib.IMAP4, after_uid: int) -> list[Listed]:
     the SELECT may show only at the next SELECT."""
     if after_uid >= MAX_UID:
         return []  # no UID can follow: the server must change UIDVALIDITY to go on
-    typ, data = conn.uid('FETCH', f'{after_uid + 1}:*', '(FLAGS RFC822.SIZE)')
+    typ, data = conn.uid('FETCH', f'{after_uid + 1}:*', '(FLAGS RFC822.SIZE INTERNALDATE)')
     _expect_ok(typ, data, 'UID FETCH')
     listed = (_listed(line) for line in data if isinstance(line, bytes) and SIZE_ITEM.search(line))
     # 'n:*' always includes the highest UID, even when it is below n (RFC 3501 6.4.8).
@@ -138,7 +140,14 @@ def _listed(line: bytes) -> Listed:
     if uid is None or flags is None:
         # Not skipped: the checkpoint would pass a message nobody looked at.
         raise imaplib.IMAP4.error(f"UID FETCH: cannot read the UID and flags in {line[:200]!r}")
-    return Listed(int(uid[1]), int(SIZE_ITEM.search(line)[1]), rb'\Seen' in flags[1].split())
+    return Listed(int(uid[1]), int(SIZE_ITEM.search(line)[1]), rb'\Seen' in flags[1].split(), _arrived(line))
+
+
+def _arrived(line: bytes) -> float | None:
+    """INTERNALDATE, when the server received the message, as seconds since the epoch;
+    None when it cannot be read (it only dates the delay the routing log shows)."""
+    date = imaplib.Internaldate2tuple(line)
+    return time.mktime(date) if date else None
 
 
 def fetch_raw(conn: imaplib.IMAP4, uids: Iterable[int]) -> Fetched:

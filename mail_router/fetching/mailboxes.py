@@ -56,7 +56,7 @@ class ImapFolder:
         self._unpassed = {item.uid for item in listed}
         if not self._unpassed:
             self.checkpoint = self._completed
-        return [Pending(item.uid, item.size) for item in listed]
+        return [Pending(item.uid, item.size, item.arrived) for item in listed]
 
     def fetch(self, keys: Sequence[int]) -> Iterator[tuple[int, bytes | Unreadable]]:
         fetched = imap.fetch_raw(self._conn, keys)

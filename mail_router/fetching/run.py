@@ -19,13 +19,15 @@ class FetchRun:
     quarantined: int = 0    # of which kept in the quarantine
     left: int = 0           # left on the mail server, neither flagged nor deleted
     more: bool = False      # the budget ran out with mail left: the next run goes on at once
+    waiting: int = 0        # how many messages were left for it
     error: str = ''         # the fetch failed: why, in words an administrator can act on
     skipped: bool = False   # another process was fetching this mailbox: nothing done
 
     @classmethod
     def of(cls, server_id: int, report: Report) -> 'FetchRun':
         return cls(server_id, fetched=report.received, routed=report.outcomes[ROUTED],
-                   quarantined=report.outcomes[QUARANTINED], left=report.left, more=report.more)
+                   quarantined=report.outcomes[QUARANTINED], left=report.left, more=report.more,
+                   waiting=report.waiting)
 
     @property
     def severity(self) -> str:

@@ -41,7 +41,8 @@ class Store:
         self._failing = failing
         self._on_commit = on_commit
 
-    def receive(self, raw):
+    def receive(self, raw, arrived):
+        self.arrivals = [*getattr(self, 'arrivals', []), arrived]
         self.tries += 1
         if self._failing and self._failing in raw:
             raise ValueError("this one cannot be stored")

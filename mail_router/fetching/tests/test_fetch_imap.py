@@ -1,4 +1,6 @@
 """IMAP by UID against a real Dovecot: what is new, exact bytes, flags."""
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,10 +33,14 @@ def uids(listed):
 
 
 def test_listing_gives_the_new_uids_in_order_with_their_sizes(dovecot, imap_conn):
+    before = time.time()
     appended = append_messages(dovecot, 4)
     select_folder(imap_conn, 'INBOX')
-    assert listing(imap_conn, 0) == [Listed(uid, len(sample_message(index)), False)
-                                     for index, uid in enumerate(appended)]
+    listed = listing(imap_conn, 0)
+    assert [item[:3] for item in listed] == [Listed(uid, len(sample_message(index)), False)[:3]
+                                             for index, uid in enumerate(appended)]
+    # INTERNALDATE: when the server received it (to the second)
+    assert all(before - 1 <= item.arrived <= time.time() + 1 for item in listed)
     assert uids(listing(imap_conn, appended[1])) == appended[2:]
 
 
