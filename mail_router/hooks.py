@@ -1,9 +1,10 @@
 def post_init_hook(env):
-    """Give existing incoming servers a connection security: stock's SSL off becomes
-    STARTTLS, never clear text."""
+    """Give existing incoming servers a connection security (stock's SSL off becomes
+    STARTTLS, never clear text) and each confirmed one its fetch job."""
     servers = env["fetchmail.server"].with_context(active_test=False, fetchmail_cron_running=True).search([])
     servers.filtered("is_ssl").write({"connection_security": "ssl"})
     servers.filtered(lambda server: not server.is_ssl).write({"connection_security": "starttls"})
+    servers._mail_router_sync_jobs()
 
 
 def create_seed_alias(env, alias_name, model):

@@ -51,6 +51,8 @@ class Origin:
     # set by a fetch run: every notification that posting the mail makes is scheduled
     # (stock's mail.message.schedule) at this time, and the run sends them once it is done
     notify_at: datetime | None = None
+    # when the mail server received it (seconds since the epoch), for the log's delay
+    arrived: float | None = None
 
     @classmethod
     def of_server(cls, server):
@@ -204,7 +206,7 @@ class Intake:
         bounce_sent = not posted_id and env["mail.router.bounce"].sudo()._sent_about(self.mail.message_id)
         log = env["mail.router.log"].sudo()._record(
             self.mail, verdict, self.started, self.origin.server_id, posted_id=posted_id, bounce_sent=bounce_sent,
-            error=error, raw=kept)
+            error=error, raw=kept, arrived=self.origin.arrived)
         return Processed(verdict, log.id, thread_id, posted_id)
 
 

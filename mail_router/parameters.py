@@ -51,6 +51,9 @@ REPLY_TO_STYLE = Parameter("mail_router.reply_to_style", "catchall")
 LOG_RETENTION_DAYS = Parameter("mail_router.log_retention_days", 90, positive_int)
 LEDGER_RETENTION_DAYS = Parameter("mail_router.ledger_retention_days", 400, positive_int)
 FETCH_FAILURE_ALERT_THRESHOLD = Parameter("mail_router.fetch_failure_alert_threshold", 3, positive_int)
+# Seconds one run of a mailbox's fetch job may fetch before it lets the scheduler go on
+# (ir.cron progress): a flooded mailbox holds a cron thread this long at a time.
+FETCH_JOB_SECONDS = Parameter("mail_router.fetch_job_seconds", 10, positive_int)
 
 # Stock's, followed by routing as stock follows them.
 CATCHALL_DOMAINS_ALLOWED = Parameter("mail.catchall.domain.allowed", (), comma_separated)

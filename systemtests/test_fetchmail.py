@@ -372,10 +372,10 @@ def failing_receive(mail_router_db, monkeypatch):
         server_class = type(env["fetchmail.server"])
     receive = server_class._mail_router_receive
 
-    def fail_here(self, raw):
+    def fail_here(self, raw, arrived=None):
         if FAILS_HERE in raw:
             raise RuntimeError("cannot store this one")
-        return receive(self, raw)
+        return receive(self, raw, arrived)
 
     monkeypatch.setattr(server_class, "_mail_router_receive", fail_here)
 

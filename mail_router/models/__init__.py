@@ -10,6 +10,7 @@ from . import mail_message
 from . import mail_router_bounce
 from . import mail_router_fetch_run
 from . import mail_router_ledger
+from . import mail_router_listener
 from . import mail_router_log
 from . import mail_router_mailbox_state
 from . import mail_router_pop3_uidl

@@ -1,6 +1,15 @@
-"""Incoming mail servers, the fetching half: the connection, Test & Confirm, and the
-fetch run (stock's cron calls _fetch_mails, Fetch Now fetch_mail). The health half (what
-the runs did, the notifications, the alert) is fetchmail_server_health.py.
+"""Incoming mail servers, the fetching half: the connection, Test & Confirm, the fetch
+job of each mailbox and the fetch run. The health half (what the runs did, the
+notifications, the alert) is fetchmail_server_health.py.
+
+Each confirmed IMAP or POP3 server has a scheduled action of its own, its fetch job
+(``mail_router_cron_id``, kept in step with the server: active while the server is
+confirmed, at its polling interval), so that every cron thread of every Odoo server on the
+database can fetch a different mailbox at once; the push listener (listener.py) makes a
+mailbox's job due the moment the mailbox has mail. A job fetches for a budget and, when
+mail is left, asks the scheduler to go on (ir.cron progress). Stock's "Mail: Fetchmail
+Service" stays: run by the scheduler, it keeps the jobs in step; Run Manually (and any
+caller of _fetch_mails) fetches every mailbox at once, here.
 
 The exactly-once loop is fetching.drain (commit each message, then flag or delete it;
 one message never stops the mailbox). This model gives it what only Odoo has: the
@@ -10,7 +19,10 @@ mail.router.pop3.uidl); around it, the lock per server and the time budget. What
 run did is a value, fetching.run.FetchRun.
 
 Context keys: stock's ``fetchmail_cron_running`` and ``default_fetchmail_server_id``
-(set for message_process, as stock's fetch does); ``mail_router_deadline`` (the cron's
+(set for message_process, as stock's fetch does); stock's ``cron_id`` (set by the
+scheduler: _fetch_mails run as stock's scheduled action keeps the jobs in step);
+``mail_router_arrived`` (ARRIVED_KEY: when the server received the mail being processed,
+for the routing log's delay; message_process's signature has no room for it); ``mail_router_deadline`` (the cron's
 time budget, handed through stock's fetch_mail, whose signature has no room for it) and
 ``mail_router_fetch_request`` (the token of a Fetch Now, so that it can say what its
 runs did); stock's ``ir_cron_progress_id`` (a run of the scheduled action: its runs are
@@ -30,6 +42,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config
 
+from .. import parameters
 from ..fetching import errors, imap, pop3
 from ..fetching.drain import Limits, drain
 from ..fetching.mailboxes import ImapFolder, Pop3Maildrop
@@ -39,7 +52,7 @@ from ..routing.outcome import QUARANTINED as QUARANTINED_STAGES
 from ..routing.outcome import ROUTED as ROUTED_STAGES
 from .mail_mail import NOTIFICATION_DELAY
 from .mail_router_log import notification
-from .mail_thread import NOTIFY_AT_KEY
+from .mail_thread import ARRIVED_KEY, NOTIFY_AT_KEY
 
 _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
 
@@ -58,6 +71,9 @@ MEGABYTE = 1024 * 1024
 TEST_FAILURE_LOCK_TIMEOUT = "5s"
 DEADLINE_KEY = "mail_router_deadline"
 REQUEST_KEY = "mail_router_fetch_request"
+FETCH_CRON = "mail.ir_cron_mail_gateway_action"
+# The server's fields its fetch job follows.
+JOB_FIELDS = frozenset({"state", "active", "server_type", "poll_interval", "name"})
 
 
 def progress_request(progress_id):
@@ -99,6 +115,14 @@ class FetchmailServer(models.Model):
         help="A larger message is not fetched: it stays on the mail server, neither flagged nor deleted, "
              "and the Health tab names it. Fetch it with a mail client, or raise this limit.")
     mailbox_state_ids = fields.One2many("mail.router.mailbox.state", "server_id", readonly=True)
+    poll_interval = fields.Integer(
+        "Polling Interval (min)", default=5, required=True,
+        help="How often this mailbox is fetched when no new mail is announced by push (IMAP IDLE). With push, "
+             "new mail is fetched within seconds; polling goes on underneath, so nothing waits longer than this.")
+    mail_router_cron_id = fields.Many2one(
+        "ir.cron", "Fetch Job", readonly=True, copy=False, ondelete="set null",
+        help="This mailbox's scheduled action: it fetches the mailbox at the polling interval, and at once when "
+             "push announces new mail.")
 
     _sql_constraints = [
         ("timeout_positive", "CHECK(timeout > 0)", "The timeout must be positive."),
@@ -106,6 +130,7 @@ class FetchmailServer(models.Model):
         ("batch_megabytes_positive", "CHECK(batch_megabytes > 0)", "The batch size in MB must be positive."),
         ("max_message_megabytes_positive", "CHECK(max_message_megabytes > 0)",
          "The largest message size must be positive."),
+        ("poll_interval_positive", "CHECK(poll_interval > 0)", "The polling interval must be at least a minute."),
     ]
 
     @api.onchange("connection_security", "server_type")
@@ -116,10 +141,41 @@ class FetchmailServer(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        return super().create([self._with_security_and_is_ssl(vals) for vals in vals_list])
+        servers = super().create([self._with_security_and_is_ssl(vals) for vals in vals_list])
+        servers._mail_router_sync_jobs()
+        return servers
 
     def write(self, vals):
-        return super().write(self._with_security_and_is_ssl(vals))
+        result = super().write(self._with_security_and_is_ssl(vals))
+        if JOB_FIELDS & set(vals):  # never for the health fields a fetch writes: its job is running
+            self._mail_router_sync_jobs()
+        return result
+
+    def unlink(self):
+        jobs = self.with_context(active_test=False).mail_router_cron_id
+        result = super().unlink()
+        jobs.sudo().unlink()
+        return result
+
+    def _mail_router_sync_jobs(self):
+        """Each confirmed IMAP or POP3 server has its fetch job, active, at its polling
+        interval; any other server's job is off."""
+        Cron = self.env["ir.cron"].sudo()
+        for server in self.with_context(active_test=False):
+            wanted = server.active and server.state == "done" and bool(server._mail_router_fetchable())
+            values = {"name": self.env._("Mail Router: fetch %s", server.name), "active": wanted,
+                      "interval_number": server.poll_interval, "interval_type": "minutes"}
+            job = server.mail_router_cron_id.sudo()
+            if job:
+                changed = {key: value for key, value in values.items() if job[key] != value}
+                if changed:
+                    job.write(changed)
+            elif wanted:
+                server.sudo().mail_router_cron_id = Cron.create({
+                    **values, "model_id": self.env["ir.model"]._get_id(self._name), "state": "code",
+                    "code": f"model._mail_router_run_job({server.id})",
+                    "user_id": self.env.ref("base.user_root").id, "priority": 5,
+                })
 
     @api.model
     def _with_security_and_is_ssl(self, vals):
@@ -239,9 +295,16 @@ class FetchmailServer(models.Model):
 
     @api.model
     def _fetch_mails(self):
+        """Run as stock's scheduled action: keep every mailbox's fetch job in step (each
+        fetches its mailbox itself). Run otherwise (Run Manually, another module):
+        fetch every mailbox now, as stock does."""
         servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])
+        fetch_cron = self.env.ref(FETCH_CRON, raise_if_not_found=False)
+        if fetch_cron and self.env.context.get("cron_id") == fetch_cron.id:
+            self.with_context(active_test=False).search([])._mail_router_sync_jobs()
+            return True
         # Through fetch_mail, as stock: what other modules add to it (the extra folders of
-        # OCA's fetchmail_attach_from_folder) runs from the cron too.
+        # OCA's fetchmail_attach_from_folder) runs from here too.
         deadline = time.monotonic() + self._mail_router_time_budget()
         servers.with_context(**{DEADLINE_KEY: deadline}).fetch_mail(raise_exception=False)
         fetched = servers._mail_router_fetchable()
@@ -249,6 +312,19 @@ class FetchmailServer(models.Model):
         self.env["ir.cron"]._notify_progress(done=sum(fetched.mapped("last_fetch_count")),
                                              remaining=len(fetched.filtered("fetch_unfinished")))
         return True
+
+    @api.model
+    def _mail_router_run_job(self, server_id):
+        """The fetch job of one mailbox: fetch for at most the job's budget
+        (mail_router.fetch_job_seconds); when mail is left, tell the scheduler, which
+        runs the job again at once."""
+        server = self.browse(server_id).exists()
+        if not (server and server.active and server.state == "done" and server._mail_router_fetchable()):
+            return
+        deadline = time.monotonic() + parameters.FETCH_JOB_SECONDS.read(self.env)
+        run = server._mail_router_fetch(deadline)
+        if run.more:
+            self.env["ir.cron"]._notify_progress(done=run.fetched, remaining=max(run.waiting, 1))
 
     def fetch_mail(self, raise_exception=True):
         deadline = self.env.context.get(DEADLINE_KEY) or time.monotonic() + self._mail_router_time_budget()
@@ -347,10 +423,11 @@ class FetchmailServer(models.Model):
         with mailbox:
             return drain(mailbox, receiver, limits, deadline)
 
-    def _mail_router_receive(self, raw):
-        """Route one fetched message, as stock's fetch does: message_process (which
-        other modules wrap). The intake keeps what it cannot route."""
-        self.env["mail.thread"].message_process(
+    def _mail_router_receive(self, raw, arrived=None):
+        """Route one fetched message (received by the mail server at ``arrived``, seconds
+        since the epoch), as stock's fetch does: message_process (which other modules
+        wrap). The intake keeps what it cannot route."""
+        self.env["mail.thread"].with_context(**{ARRIVED_KEY: arrived}).message_process(
             self.object_id.model, raw, save_original=self.original, strip_attachments=not self.attach)
 
 
@@ -367,8 +444,8 @@ class _Receiver:
         self.posted_on = defaultdict(set)
         self.last_log_id = server.env["mail.router.log"].sudo().search([], limit=1).id or 0
 
-    def receive(self, raw):
-        self.server._mail_router_receive(raw)
+    def receive(self, raw, arrived):
+        self.server._mail_router_receive(raw, arrived)
         latest = self.server.env["mail.router.log"]._mail_router_latest(self.server.id, self.last_log_id)
         if not latest:  # another module's message_process did not hand it to the intake
             return None

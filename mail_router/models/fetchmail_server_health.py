@@ -44,6 +44,14 @@ class FetchmailServer(models.Model):
     fetch_run_ids = fields.One2many("mail.router.fetch.run", "server_id", "Recent Fetches", readonly=True)
     routing_log_count = fields.Integer(compute="_compute_routing_counts")
     quarantine_count = fields.Integer("Waiting in Quarantine", compute="_compute_routing_counts")
+    delivery = fields.Selection(
+        [("push", "Push"), ("polling", "Polling")], "Delivery", compute="_compute_delivery",
+        help="Push: a listener waits on the mailbox (IMAP IDLE) and fetches new mail within seconds; the mailbox "
+             "is polled underneath. Polling: the mailbox is fetched at its polling interval.")
+    delivery_note = fields.Char("How Mail Arrives", compute="_compute_delivery")
+    listening_since = fields.Datetime(compute="_compute_delivery", help="Since when the listener waits on it.")
+    last_push_event = fields.Datetime("Last New Mail Announced", compute="_compute_delivery")
+    next_fetch = fields.Datetime(related="mail_router_cron_id.nextcall", string="Next Polling Fetch")
     fetch_cron_inactive_reason = fields.Char(
         "Why Nothing Is Fetched by Itself", compute="_compute_fetch_cron_inactive_reason",
         help="Why the scheduled action Mail: Fetchmail Service is off, and what turns it on.")
@@ -57,6 +65,37 @@ class FetchmailServer(models.Model):
         for server in self:
             server.routing_log_count = logs.get(server, 0)
             server.quarantine_count = waiting.get(server, 0)
+
+    @api.depends("state", "active", "poll_interval")
+    def _compute_delivery(self):
+        Listener = self.env["mail.router.listener"].sudo()
+        held, running = Listener._held(set(self.ids))
+        statuses = {status.server_id.id: status for status in Listener.search([("server_id", "in", self.ids)])}
+        for server in self:
+            status = statuses.get(server._origin.id)
+            every = self.env._("polled every %s min", server.poll_interval)
+            listening = server._origin.id in held and status and status.state == "listening"
+            server.delivery = "push" if listening else "polling"
+            server.listening_since = listening and status.since
+            server.last_push_event = status and status.last_event
+            if server.server_type == "local":
+                server.delivery_note = self.env._("fed by the mailgate script")
+            elif not (server.active and server.state == "done"):
+                server.delivery_note = self.env._("not confirmed: nothing is fetched")
+            elif server._get_connection_type() != "imap":
+                server.delivery_note = self.env._("%s: POP3 has no push", every)
+            elif listening:
+                server.delivery_note = self.env._(
+                    "push: new mail is fetched within seconds (by %(owner)s), and %(every)s", owner=status.owner,
+                    every=every)
+            elif status and server._origin.id in held:
+                server.delivery_note = f"{every}: {status.message}"
+            elif not running:
+                server.delivery_note = self.env._(
+                    "%s: push is off, mail_router is not loaded server-wide (start Odoo with "
+                    "--load=base,web,mail_router)", every)
+            else:
+                server.delivery_note = self.env._("%s: the listener takes this server within seconds", every)
 
     @api.depends("state")  # so that a new server's form shows it too
     def _compute_fetch_cron_inactive_reason(self):

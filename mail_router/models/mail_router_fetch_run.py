@@ -1,3 +1,6 @@
+import os
+import socket
+
 from odoo import api, fields, models
 
 from ..fetching.run import FetchRun
@@ -15,6 +18,7 @@ class MailRouterFetchRun(models.Model):
     server_id = fields.Many2one("fetchmail.server", "Server", required=True, ondelete="cascade", index=True)
     # the Fetch Now or Run Manually that asked for it (a token), to say what it did
     request = fields.Char(index="btree_not_null")
+    worker = fields.Char("Odoo Process", help="host:pid of the Odoo server process that fetched.")
     duration_ms = fields.Integer("Duration (ms)")
     fetched = fields.Integer(help="Messages processed and committed: routed, quarantined, or handled "
                                   "(bounces, duplicates, auto-replies...).")
@@ -29,7 +33,8 @@ class MailRouterFetchRun(models.Model):
     @api.model
     def _keep(self, run, request, duration_ms):
         return self.create({
-            "server_id": run.server_id, "request": request, "duration_ms": duration_ms, "fetched": run.fetched,
+            "server_id": run.server_id, "request": request, "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "duration_ms": duration_ms, "fetched": run.fetched,
             "routed": run.routed, "quarantined": run.quarantined, "left": run.left, "more": run.more,
             "error": run.error or False, "skipped": run.skipped,
         })

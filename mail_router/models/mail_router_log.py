@@ -1,7 +1,7 @@
 import base64
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -68,7 +68,14 @@ class MailRouterLog(models.Model):
     authentication = fields.Char(
         "Sender Authentication", help="What the trusted receiving servers (mail_router.trusted_authserv_ids) "
                                       "said of the From address, in their Authentication-Results.")
-    duration_ms = fields.Integer("Duration (ms)")
+    duration_ms = fields.Integer("Duration (ms)", aggregator="avg")
+    arrived_date = fields.Datetime(
+        "Arrived On", help="When the incoming mail server received the mail (IMAP INTERNALDATE); empty for "
+                           "POP3 and for mail not fetched.")
+    delay_ms = fields.Integer(
+        "Delay (ms)", aggregator="avg",
+        help="From the mail's arrival on the incoming mail server to the end of its routing: how long it waited "
+             "to be fetched, and was processed.")
     raw = fields.Binary(help="The message exactly as received, kept when it was neither posted nor quarantined.")
     target_record = fields.Reference(selection=mail_thread_models, compute="_compute_target_record",
                                      string="Target", help="The (first) record the mail was routed to.")
@@ -83,7 +90,8 @@ class MailRouterLog(models.Model):
             entry.target_record = f"{model},{res_id}" if exists else False
 
     @api.model
-    def _record(self, mail, decision, started, server_id, posted_id=None, bounce_sent=False, error=None, raw=None):
+    def _record(self, mail, decision, started, server_id, posted_id=None, bounce_sent=False, error=None, raw=None,
+                arrived=None):
         """Write the entry for one processed mail (fetched by ``server_id``), and its
         grep-able log line. Every value comes from the mail's parsed headers or an
         error: made storable."""
@@ -106,6 +114,8 @@ class MailRouterLog(models.Model):
             "bounce_sent": bounce_sent,
             "authentication": decision.authentication,
             "duration_ms": round((time.monotonic() - started) * 1000),
+            "arrived_date": arrived and datetime.fromtimestamp(arrived, UTC).replace(tzinfo=None),
+            "delay_ms": arrived and max(round((time.time() - arrived) * 1000), 0),
             "raw": raw and base64.b64encode(raw),
         })
         _logger.info(

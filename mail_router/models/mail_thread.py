@@ -13,7 +13,9 @@ Context keys read here: ``mail_router_posting`` (intake.POSTING_KEY, a frozen Po
 the mail being posted, its verdict, its contacts; message_route's signature leaves no
 other way to hand it over); ``mail_router_notify_at`` (NOTIFY_AT_KEY, set by a fetch run:
 when the notifications of its mail are due, for the run to send them after it; stock's
-message_process signature leaves no room for it); stock's ``default_fetchmail_server_id``.
+message_process signature leaves no room for it); ``mail_router_arrived`` (ARRIVED_KEY,
+set by the fetcher: when the mail server received the mail, for the routing log's delay);
+stock's ``default_fetchmail_server_id``.
 """
 import ast
 import logging
@@ -39,6 +41,7 @@ from .routing_lookup import RoutingLookup
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
 NOTIFY_AT_KEY = "mail_router_notify_at"
+ARRIVED_KEY = "mail_router_arrived"
 
 
 def raw_bytes(message):
@@ -69,7 +72,8 @@ class MailThread(models.AbstractModel):
         context = self.env.context
         origin = Origin(server_id=context.get("default_fetchmail_server_id"), model=model or None,
                         thread_id=thread_id, custom_values=custom_values, save_original=save_original,
-                        strip_attachments=strip_attachments, notify_at=context.get(NOTIFY_AT_KEY))
+                        strip_attachments=strip_attachments, notify_at=context.get(NOTIFY_AT_KEY),
+                        arrived=context.get(ARRIVED_KEY))
         return Intake(raw_bytes(message), origin).process(self.env).thread_id
 
     @api.model
