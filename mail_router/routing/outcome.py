@@ -11,6 +11,7 @@ class Outcome(StrEnum):
     IN_REPLY_TO = 'in_reply_to'
     REFERENCES = 'references'
     RECORD_ADDRESS = 'record_address'
+    SUBJECT_REFERENCE = 'subject_reference'
     ALIAS = 'alias'
     CATCHALL_DEFAULT = 'catchall_default'
     QUARANTINE = 'quarantine'
@@ -33,6 +34,7 @@ LABELS = {
     Outcome.REFERENCES: 'References',
     Outcome.ALIAS: 'Alias',
     Outcome.RECORD_ADDRESS: 'Record address (alias+id)',
+    Outcome.SUBJECT_REFERENCE: 'Reference in the Subject',
     Outcome.CATCHALL_DEFAULT: 'Catchall: default model',
     Outcome.QUARANTINE: 'Quarantine',
     Outcome.REFUSED: 'Refused by the target',
@@ -47,8 +49,8 @@ LABELS = {
 }
 REPLIES = frozenset({Outcome.IN_REPLY_TO, Outcome.REFERENCES})
 # posted on a record
-ROUTED = frozenset({Outcome.IN_REPLY_TO, Outcome.REFERENCES, Outcome.RECORD_ADDRESS, Outcome.ALIAS,
-                    Outcome.CATCHALL_DEFAULT, Outcome.MANUAL})
+ROUTED = frozenset({Outcome.IN_REPLY_TO, Outcome.REFERENCES, Outcome.RECORD_ADDRESS, Outcome.SUBJECT_REFERENCE,
+                    Outcome.ALIAS, Outcome.CATCHALL_DEFAULT, Outcome.MANUAL})
 # kept in the quarantine, waiting for an administrator
 QUARANTINED = frozenset({Outcome.QUARANTINE, Outcome.REFUSED, Outcome.FAILED})
 

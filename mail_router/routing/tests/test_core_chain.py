@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.chain import STAGES, Alias, Decision, RoutingConfig, Target, decide
+from routing.chain import STAGES, Alias, Decision, Referenced, RoutingConfig, Target, decide
 from routing.incoming import IncomingMail
 from routing.message_id import MessageIdCodec
 
@@ -56,6 +56,12 @@ class FakeLookup:
         ('purchase.order', 123), ('purchase.order', 124), ('sale.order', 456), ('project.task', 77)})
     known: set = field(default_factory=lambda: {('purchase.order', 123, 'vendor@supplier.example')})
     aliases: tuple = (PURCHASE, SALES, SUPPORT, JOBS, BOARD, ARCHIVE)
+    # (model, res_id) -> (its reference, its company id or None)
+    references: dict = field(default_factory=lambda: {
+        ('purchase.order', 123): ('P00123', 1), ('purchase.order', 124): ('P00124', 1),
+        ('sale.order', 456): ('S00456', 1)})
+    # (model, res_id) -> the domains of its partners' companies
+    domains: dict = field(default_factory=lambda: {('purchase.order', 123): {'supplier.example'}})
     calls: list = field(default_factory=list)
 
     def threads_by_message_ids(self, message_ids):
@@ -74,13 +80,23 @@ class FakeLookup:
     def sender_known_to(self, model, res_id, email):
         return (model, res_id, email) in self.known
 
+    def records_by_reference(self, tokens, models, companies):
+        self.calls.extend(('records_by_reference', model, tuple(tokens)) for model in models)  # a query each
+        folded = {token.casefold() for token in tokens}
+        return [Referenced(model, res_id, reference)
+                for (model, res_id), (reference, company) in self.references.items()
+                if model in models and reference.casefold() in folded and company in {None, *companies}]
+
+    def partner_domains(self, model, res_id):
+        return self.domains.get((model, res_id), set())
+
 
 def mail(*, in_reply_to=(), references=(), sender='vendor@supplier.example',
-         to=('catchall@example.com',), cc=(), kind=None) -> IncomingMail:
+         to=('catchall@example.com',), cc=(), kind=None, subject='Re: RFQ') -> IncomingMail:
     return IncomingMail(
         message_id='<new@supplier.example>', message_id_synthetic=False, in_reply_to=tuple(in_reply_to),
         references=tuple(references), from_email=sender, recipients=tuple(to) + tuple(cc), to=tuple(to),
-        subject='Re: RFQ', kind=kind)
+        subject=subject, kind=kind)
 
 
 PO = Target('purchase.order', 123, parent_id=501)
@@ -233,7 +249,8 @@ def test_stage_table(incoming, config, stage, targets, matched):
 
 def test_the_stages_run_in_the_order_of_the_spec():
     assert [stage.__name__ for stage in STAGES] == [
-        'bounce', 'loop', 'in_reply_to', 'references', 'auto_reply', 'record_address', 'alias', 'catchall']
+        'bounce', 'loop', 'in_reply_to', 'references', 'auto_reply', 'record_address', 'subject_reference', 'alias',
+        'catchall']
 
 
 @pytest.mark.parametrize('to, bounce_sender', [
