@@ -3,7 +3,8 @@ routing.admission.Gate over the ORM, without side effects (the routing simulator
 asks the same questions as the gateway); and the mail's Contacts.
 
 One query answers all In-Reply-To and References ids together, one the aliases, one
-the partners and users of every address of the mail.
+the partners and users of every address of the mail, one per model the references of
+the Subject.
 """
 import functools
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import timedelta
 from odoo.tools import email_normalize
 from odoo.tools.sql import escape_psql
 
-from ..routing.chain import Alias, Refusal, Target
+from ..routing.chain import Alias, Referenced, Refusal, Target
 from ..routing.headers import split_address
 
 
@@ -143,9 +144,13 @@ class RoutingLookup:
             return False
         # a model that receives mail without being a mail.thread (mail.group) has neither
         partners = record.message_partner_ids if "message_partner_ids" in record else self.env["res.partner"]
-        if hasattr(record, "_mail_get_partners"):
-            partners |= record._mail_get_partners()[record.id]
-        if email in partners.mapped("email_normalized"):
+        record_partners = self._record_partners(record)
+        if email in (partners | record_partners).mapped("email_normalized"):
+            return True
+        # a contact of the record partner's company (the vendor's buyer, not on the order)
+        companies = record_partners.commercial_partner_id
+        if companies and self.env["res.partner"].search_count(
+                [("email_normalized", "=", email), ("commercial_partner_id", "in", companies.ids)], limit=1):
             return True
         # email_from holds 'Name <address>' as the sender wrote it: compared as text,
         # case aside, never as a pattern ('%@%' is a valid address).
@@ -155,6 +160,33 @@ class RoutingLookup:
             "|", "|", ("author_id.email_normalized", "=", email),
             ("email_from", "=ilike", address), ("email_from", "=ilike", f"%<{address}>"),
         ], limit=1))
+
+    def records_by_reference(self, tokens, models, companies):
+        """One query per model, on the reference field with ``IN``: the tokens as written,
+        upper- and lower-case (Odoo's sequences are upper-case; a LIKE, even escaped,
+        could use no btree index). Archived records are not looked at."""
+        fields = dict(self.env["mail.thread"]._mail_router_reference_fields())
+        values = list(dict.fromkeys(value for token in tokens for value in (token, token.upper(), token.lower())))
+        found = []
+        for model in models:
+            Model, field = self.env[model], fields[model]
+            domain = [(field, "in", values)]
+            if company_field := Model._mail_get_company_field():
+                domain.append((company_field, "in", [*companies, False]))
+            found += [Referenced(model, record.id, record[field])
+                      for record in Model.search_fetch(domain, [field], limit=2, order="id")]
+        return found
+
+    def partner_domains(self, model, res_id):
+        record = self.env[model].browse(res_id)
+        emails = self._record_partners(record).commercial_partner_id.mapped("email_normalized")
+        return frozenset(email.rpartition("@")[2] for email in emails if email)
+
+    def _record_partners(self, record):
+        """The record's partners (customer, vendor: stock's _mail_get_partners)."""
+        if not hasattr(record, "_mail_get_partners"):
+            return self.env["res.partner"]
+        return record._mail_get_partners()[record.id]
 
     # ------------------------------------------------------------------
     # routing.admission.Gate
