@@ -97,8 +97,9 @@ class MailRouterSimulator(models.TransientModel):
             "sequence": sequence,
             "stage": stage,
             "looked_at": looked_at(stage, mail),
-            "outcome": ("not_reached" if stage not in run else "decided" if run[stage] is not None
+            "outcome": ("not_reached" if stage not in run else "decided" if isinstance(run[stage], chain.Decision)
                         else "passed" if stage in admitting else "no_match"),
+            # a stage of the chain that found something and did not act on it says why (chain.Pass)
             "result": run.get(stage) and run[stage].reason,
         } for sequence, stage in enumerate(stages)]
 

@@ -15,6 +15,6 @@ class MailRouterSimulatorStep(models.TransientModel):
     outcome = fields.Selection(
         [("decided", "Decided"), ("no_match", "No match"), ("passed", "Passed"), ("not_reached", "Not reached")],
         required=True, help="Decided: this stage made the verdict. No match: a stage of the chain that did not "
-                            "decide. Passed: a stage of admission that let the mail through. Not reached: an "
-                            "earlier stage decided.")
+                            "decide (its result says why, when it found something). Passed: a stage of admission "
+                            "that let the mail through. Not reached: an earlier stage decided.")
     result = fields.Char(help="Why the stage decided as it did.")
