@@ -19,3 +19,4 @@ from . import test_operator_browser
 from . import test_pipeline_one_pass
 from . import test_operator_fetching
 from . import test_mail_group
+from . import test_subject_reference
