@@ -109,7 +109,7 @@ class TestMailRouterSettings(TransactionCase):
                 self.assertTrue(fields[name].help)
         arch = etree.fromstring(self.env.ref("mail_router.res_config_settings_view_form").arch)
         settings = arch.xpath("//setting[starts-with(@id, 'mail_router')]")
-        self.assertEqual(len(settings), 6)
+        self.assertEqual(len(settings), 7)
         for setting in settings:
             with self.subTest(setting=setting.get("id")):
                 self.assertTrue(setting.get("help"))
