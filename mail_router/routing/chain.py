@@ -291,14 +291,8 @@ def record_address(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decis
 def subject_reference(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | Pass | None:
     # Reached when no thread header routed the mail: a new mail naming its record, a
     # reply whose client dropped or whose relay rewrote In-Reply-To and References.
-    tokens = reference_tokens(facts.mail.subject)
-    groups = _reference_model_groups(facts) if tokens else ()
-    companies = _companies_written_to(facts)
-    found = ()
-    for models in groups:  # one query per model; the models of its aliases first
-        found = tuple(dict.fromkeys(lookup.records_by_reference(tokens, models, companies)))
-        if found:
-            break
+    tokens = reference_tokens(facts.mail.subject) if facts.config.reference_models else ()
+    found = _named_records(facts, lookup, tokens) if tokens else ()
     if not found:
         return None
     if len(found) > 1:
@@ -435,6 +429,16 @@ def reference_tokens(subject: str) -> tuple[str, ...]:
             if len(tokens) == MAX_REFERENCE_TOKENS:
                 break
     return tuple(tokens.values())
+
+
+def _named_records(facts: Facts, lookup: Lookup, tokens: Sequence[str]) -> tuple[Referenced, ...]:
+    """The records `tokens` name, of the first group of models that has any (one query
+    per model), of the companies the mail was written to."""
+    companies = _companies_written_to(facts)
+    for models in _reference_model_groups(facts):
+        if found := tuple(dict.fromkeys(lookup.records_by_reference(tokens, models, companies))):
+            return found
+    return ()
 
 
 def _reference_model_groups(facts: Facts) -> tuple[tuple[str, ...], ...]:
