@@ -22,12 +22,12 @@ class FetchmailServer(models.Model):
 
     last_success_date = fields.Datetime("Last Successful Fetch", readonly=True)
     last_error = fields.Text(
-        readonly=True, help="Why the last fetch, or the last Test Connection, failed. A success does not clear "
+        readonly=True, help="Why the last fetch, or the last Test & Confirm, failed. A success does not clear "
                             "it: compare its date with the Last Successful Fetch.")
     last_error_date = fields.Datetime(readonly=True)
     consecutive_failures = fields.Integer(
         readonly=True, help="Fetches that failed in a row since the last successful one; at the alert threshold "
-                            "the Settings administrators get an email. A failed Test Connection is not counted: "
+                            "the Settings administrators get an email. A failed Test & Confirm is not counted: "
                             "it sets the Last Error only.")
     last_fetch_count = fields.Integer("Messages in Last Fetch", readonly=True)
     fetch_unfinished = fields.Boolean(
@@ -44,6 +44,9 @@ class FetchmailServer(models.Model):
     fetch_run_ids = fields.One2many("mail.router.fetch.run", "server_id", "Recent Fetches", readonly=True)
     routing_log_count = fields.Integer(compute="_compute_routing_counts")
     quarantine_count = fields.Integer("Waiting in Quarantine", compute="_compute_routing_counts")
+    failing = fields.Boolean(
+        compute="_compute_failing",
+        help="Its last fetch failed, or, not confirmed yet, its last Test & Confirm: the list shows it in red.")
     fetch_cron_inactive_reason = fields.Char(
         "Why Nothing Is Fetched by Itself", compute="_compute_fetch_cron_inactive_reason",
         help="Why the scheduled action Mail: Fetchmail Service is off, and what turns it on.")
@@ -57,6 +60,13 @@ class FetchmailServer(models.Model):
         for server in self:
             server.routing_log_count = logs.get(server, 0)
             server.quarantine_count = waiting.get(server, 0)
+
+    @api.depends("consecutive_failures", "state", "last_error_date", "last_success_date")
+    def _compute_failing(self):
+        for server in self:
+            test_failed = (server.state == "draft" and server.last_error_date
+                           and server.last_error_date > (server.last_success_date or server.last_error_date.min))
+            server.failing = bool(server.consecutive_failures or test_failed)
 
     @api.depends("state")  # so that a new server's form shows it too
     def _compute_fetch_cron_inactive_reason(self):
@@ -72,7 +82,7 @@ class FetchmailServer(models.Model):
     def action_open_simulator(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("mail_router.mail_router_simulator_action")
-        action["context"] = {"default_fetchmail_server_id": self.id}
+        action["context"] = {"default_fetchmail_server_id": self.id, "dialog_size": "extra-large"}
         return action
 
     def _mail_router_action(self, xmlid):
@@ -122,7 +132,7 @@ class FetchmailServer(models.Model):
             return
         body = self.env._("<p>The incoming mail server <b>%(server)s</b> failed %(count)s times in a row.</p>"
                           "<p>Last error: %(error)s</p><p>No mail is fetched from it until this is fixed: "
-                          "Settings &gt; Technical &gt; Email &gt; Incoming Mail Servers.</p>",
+                          "Settings &gt; Mail Routing &gt; Incoming Mail Servers.</p>",
                           server=self.name, count=self.consecutive_failures, error=message)
         self.env["mail.mail"].sudo().create({
             "subject": self.env._("Incoming mail server %s is failing", self.name),

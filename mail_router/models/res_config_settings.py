@@ -49,7 +49,7 @@ class ResConfigSettings(models.TransientModel):
         "Alert After Failed Fetches", config_parameter=parameters.FETCH_FAILURE_ALERT_THRESHOLD.key,
         default=parameters.FETCH_FAILURE_ALERT_THRESHOLD.default,
         help="After this many failed fetches of a server in a row, the Settings administrators get one "
-             "email (not one per run). A failed Test Connection does not count.")
+             "email (not one per run). A failed Test & Confirm does not count.")
     mail_router_quarantine_waiting = fields.Char(
         "Mail Waiting in Quarantine", compute="_compute_mail_router_quarantine_waiting")
 

@@ -21,7 +21,9 @@ first and auto-replies stopped before anything could create a record:
 A stage whose record no longer exists yields nothing and the next one is tried. A
 stage that found something it does not act on says why (a Pass): the decision of
 the stage that decides then says it too, for the routing log.
-The chain knows no ORM and no IMAP: plain data in, a Decision out.
+The chain knows no ORM and no IMAP: plain data in, a Decision out. Its reasons are
+written for the administrator who reads them: records and models by the names the
+screens give them (Names, which the ORM layer answers), never `model,id`.
 """
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -33,7 +35,7 @@ from .headers import base_address, split_address, storable
 from .hygiene import bounce_recipient, is_loop
 from .incoming import IncomingMail
 from .message_id import MessageIdCodec, parse_catchall_tag, parse_plus_tag
-from .outcome import MailKind, Outcome
+from .outcome import Cause, MailKind, Outcome
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Refusal:
     # 'model' (the model's own route check, e.g. account's "no attachment"), None: nobody
     told_by: str | None = None
     config_error: bool = False      # the alias is misconfigured (stock then marks it invalid)
+    cause: Cause | None = None      # for the advice of what to do about it (outcome.advice)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Decision:
     authentication: str | None = None
     # the targets admission dropped, and why (the alias's owner is told, as in stock)
     refusals: tuple[Refusal, ...] = ()
+    # why a mail is kept when its stage alone does not say what to do (outcome.advice)
+    cause: Cause | None = None
 
     def storable(self) -> 'Decision':
         """The decision with its texts made storable (reasons may quote an exception)."""
@@ -129,7 +134,18 @@ class RoutingConfig:
     public_mail_domains: tuple[str, ...] = ()
 
 
-class Lookup(Protocol):
+class Names(Protocol):
+    """How the screens call records and models: the reasons name them so."""
+
+    def record_name(self, model: str, res_id: int) -> str:
+        """The record's display name (PO0001, Ann Vendor...); something readable for a
+        record that does not exist."""
+
+    def model_name(self, model: str) -> str:
+        """The model's description (Purchase Order, Lead/Opportunity...)."""
+
+
+class Lookup(Names, Protocol):
     """What the chain needs from the database; the ORM layer implements it."""
 
     def threads_by_message_ids(self, message_ids: Sequence[str]) -> Mapping[str, Target]:
@@ -241,14 +257,15 @@ def bounce(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | No
     recipient = bounce_recipient(mail.recipients, facts.config.bounce_addresses)
     if mail.kind == MailKind.BOUNCE or recipient is not None:
         return Decision(Outcome.BOUNCE, (), recipient or mail.from_email or None,
-                        'delivery status notification: it updates the bounced contact and is never routed')
+                        'a delivery status notification (a bounce): it marks the contact it bounced from '
+                        'and is never posted')
     return None
 
 
 def loop(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | None:
     sender = facts.mail.from_email
     if is_loop(sender, facts.config.loop_addresses):
-        return Decision(Outcome.LOOP, (), sender, f'sent from our own address {sender}: routing it could loop')
+        return Decision(Outcome.LOOP, (), sender, f'sent from our own address {sender}: routing it could make a loop')
     return None
 
 
@@ -267,7 +284,8 @@ def auto_reply(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision 
     # thread, but must not create a record nor be answered.
     if facts.mail.kind == MailKind.AUTO_REPLY:
         return Decision(Outcome.AUTO_REPLY, (), facts.mail.from_email or None,
-                        'auto-generated mail that replies to no known thread: dropped')
+                        'an automatic reply (out of office, read receipt...) that answers no known thread: '
+                        'not posted')
     return None
 
 
@@ -277,14 +295,17 @@ def record_address(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decis
         signed = signature is not None and codec.check_record(model, res_id, signature)
         # Checked before existence: a guesser learns nothing about which ids exist.
         if signature is not None and not signed:
-            return Decision(Outcome.QUARANTINE, (), recipient, f'the plus address {recipient} is not validly signed '
-                                                         f'for {model},{res_id}: a wrong signature never routes')
+            return Decision(Outcome.QUARANTINE, (), recipient,
+                            f'the record address {recipient} is not validly signed for '
+                            f'{lookup.record_name(model, res_id)}: a wrong signature never routes',
+                            cause=Cause.BAD_SIGNATURE)
         if not signed and (refusal := _unknown_sender(facts, lookup, model, res_id, recipient)):
-            return Decision(Outcome.QUARANTINE, (), recipient, refusal)
+            why, cause = refusal
+            return Decision(Outcome.QUARANTINE, (), recipient, why, cause=cause)
         if lookup.record_exists(model, res_id):
-            why = 'validly signed' if signed else f'from {sender}, known to the record'
+            why = 'validly signed' if signed else f'unsigned, from {sender}, known to the record'
             return Decision(Outcome.RECORD_ADDRESS, (Target(model, res_id, alias_id),), recipient,
-                            f'record address {recipient} ({why}): {model},{res_id}')
+                            f'mail to {recipient}, the record address of {lookup.record_name(model, res_id)} ({why})')
     return None
 
 
@@ -297,10 +318,10 @@ def subject_reference(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> De
         return None
     if len(found) > 1:
         return Pass('not routed by subject: it names more than one record ('
-                    + ', '.join(f'{r.model},{r.res_id} by {_token_of(r, tokens)}' for r in found) + ')')
+                    + ', '.join(f'{lookup.record_name(r.model, r.res_id)} by {_token_of(r, tokens)}' for r in found) + ')')
     record = found[0]
     token = _token_of(record, tokens)
-    named = f'Subject token {token} is the reference of {record.model},{record.res_id}'
+    named = f'Subject token {token} is the reference of {lookup.record_name(record.model, record.res_id)}'
     may_post, why = _may_post_by_subject(facts, lookup, record)
     if not may_post:
         return Pass(f'not routed by subject: {named}, but {why}')
@@ -320,7 +341,8 @@ def alias(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision | Non
         return None
     return Decision(Outcome.ALIAS, tuple(Target(a.model, a.force_thread_id, a.id) for _, a in reached),
                     ', '.join(dict.fromkeys(recipient for recipient, _ in reached)),
-                    'mail to ' + ', '.join(f'alias {a.name} ({_describe(a)})' for _, a in reached))
+                    'mail to ' + '; to '.join(f'the alias {recipient}: {_describe(a, lookup)}'
+                                              for recipient, a in reached))
 
 
 def catchall(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision:
@@ -330,11 +352,18 @@ def catchall(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> Decision:
     matched = next(to_catchall, None) or next(to_our_domain, None)
     if config.default_model:
         return Decision(Outcome.CATCHALL_DEFAULT, (Target(config.default_model, None),), matched,
-                        f'no thread or alias matched: a new {config.default_model} '
+                        f'no thread or alias matched: a new {lookup.model_name(config.default_model)} '
                         "(the incoming mail server's default model)")
+    if matched is None:
+        unrouted = f'none of its recipients ({", ".join(mail.recipients) or "none"}) is one of our addresses'
+    elif _among(matched, config.catchall_addresses):
+        unrouted = f'it was sent to the catchall {matched}'
+    else:
+        unrouted = f'there is no alias {matched}'
     return Decision(Outcome.QUARANTINE, (), matched,
-                    'no thread or alias matched and the incoming mail server has no default model',
-                    bounce_sender=mail.kind is None and matched is not None)
+                    f'no thread or alias matched: the mail answers no known thread and {unrouted}; '
+                    'the incoming mail server has no default model',
+                    bounce_sender=mail.kind is None and matched is not None, cause=Cause.NO_ROUTE)
 
 
 STAGES: tuple[Stage, ...] = (
@@ -357,7 +386,7 @@ def _reply(stage: Outcome, header: str, message_ids: Iterable[str],
         target = replace(target, parent_id=max(thread, default=target.parent_id))
     same_model_alias = next((a.id for _, a in facts.addressed if a.model == target.model), None)
     return Decision(stage, (replace(target, alias_id=same_model_alias),), message_id,
-                    f'{header} {message_id} is {how} of {target.model},{target.res_id}')
+                    f'a reply ({header}) to {how} {lookup.record_name(target.model, target.res_id)}')
 
 
 def _thread(message_ids: Iterable[str], facts: Facts, lookup: Lookup,
@@ -369,7 +398,8 @@ def _thread(message_ids: Iterable[str], facts: Facts, lookup: Lookup,
         decoded = None if stored else codec.decode(message_id)
         target = stored or (Target(*decoded) if decoded else None)
         if target is not None and lookup.record_exists(target.model, target.res_id):
-            return message_id, target, 'a stored message' if stored else 'a validly signed id (no stored message)'
+            return message_id, target, ('a message posted on' if stored else
+                                        'a message, deleted since, whose validly signed id names')
     return None
 
 
@@ -390,16 +420,18 @@ def _record_addresses(facts: Facts) -> Iterable[tuple[str, str, int, str | None,
                 yield recipient, found.model, *record_tag, found.id
 
 
-def _unknown_sender(facts: Facts, lookup: Lookup, model: str, res_id: int, recipient: str) -> str | None:
-    """Why the sender of mail to an unsigned record address may not post on the
-    record; None when they may: known to it, and authenticated if our servers are
+def _unknown_sender(facts: Facts, lookup: Lookup, model: str, res_id: int,
+                    recipient: str) -> tuple[str, Cause] | None:
+    """(why, cause) the sender of mail to an unsigned record address may not post on
+    the record; None when they may: known to it, and authenticated if our servers are
     trusted to say so."""
     sender = facts.mail.from_email
-    address = f'the plus address {recipient} is not validly signed'
+    address = f'the record address {recipient} is not validly signed'
     if facts.sender is not None and not facts.sender.authenticated:
-        return f'{address} and {facts.sender.reason}'
+        return f'{address} and {facts.sender.reason}', Cause.UNAUTHENTICATED
     if not (sender and lookup.sender_known_to(model, res_id, sender)):
-        return f'{address} and the sender {sender or "(none)"} is unknown to {model},{res_id}'
+        return (f'{address} and the sender {sender or "(none)"} is not known to {lookup.record_name(model, res_id)} '
+                '(no follower, contact or earlier author)', Cause.UNKNOWN_SENDER)
     return None
 
 
@@ -541,7 +573,7 @@ def _among(value: str, values: Iterable[str]) -> bool:
     return value.lower() in {v.lower() for v in values}
 
 
-def _describe(found: Alias) -> str:
+def _describe(found: Alias, names: Names) -> str:
     if found.force_thread_id is None:
-        return f'new {found.model}'
-    return f'{found.model},{found.force_thread_id}'
+        return f'a new {names.model_name(found.model)}'
+    return f'posted on {names.record_name(found.model, found.force_thread_id)}'

@@ -10,7 +10,8 @@ class MailRouterSimulatorStep(models.TransientModel):
 
     simulator_id = fields.Many2one("mail.router.simulator", required=True, ondelete="cascade")
     sequence = fields.Integer()
-    stage = fields.Char(required=True)
+    stage = fields.Char(required=True, help="The name of the stage in the code (routing/chain.py, admission.py).")
+    label = fields.Char("Stage", help="The stage, as the routing log calls it.")
     looked_at = fields.Char()
     outcome = fields.Selection(
         [("decided", "Decided"), ("no_match", "No match"), ("passed", "Passed"), ("not_reached", "Not reached")],

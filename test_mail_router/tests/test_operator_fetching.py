@@ -9,8 +9,8 @@ from lxml import etree
 from odoo.tests import TransactionCase, tagged
 
 FETCH_CRON = "mail.ir_cron_mail_gateway_action"
-NO_SERVER = ("No active incoming mail server is confirmed: confirm one with Test Connection "
-             "(Settings > Technical > Email > Incoming Mail Servers) and this scheduled action turns on.")
+NO_SERVER = ("No active incoming mail server is confirmed: confirm one with Test & Confirm "
+             "(Settings > Mail Routing > Incoming Mail Servers) and this scheduled action turns on.")
 
 
 @tagged("post_install", "-at_install", "mail_router")

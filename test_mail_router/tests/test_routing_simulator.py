@@ -26,7 +26,7 @@ class TestRoutingSimulator(MailRouterCase):
         simulator = self.simulate(self.incoming(self.catchall, "Re: RFQ", In_Reply_To=rfq.message_id))
         self.assertEqual((simulator.stage, simulator.target, simulator.matched),
                          ("in_reply_to", self.ticket, rfq.message_id))
-        self.assertIn("a stored message", simulator.reason)
+        self.assertEqual(simulator.reason, f"a reply (In-Reply-To) to a message posted on {self.ticket.display_name}")
         steps = simulator.step_ids
         self.assertEqual(steps.mapped("outcome")[:3], ["no_match", "no_match", "decided"])
         self.assertEqual(set(steps[3:9].mapped("outcome")), {"not_reached"}, "the chain stops at the first decision")

@@ -396,7 +396,7 @@ class TestSeedModelsEndToEnd(TransactionCase):
         log = self.by_subject("purchase@company.example", "Mallory <mallory@elsewhere.example>",
                               f"{po.name} \N{EN DASH} new bank account")
         self.assertEqual(log.stage, "alias")
-        self.assertIn(f"not routed by subject: Subject token {po.name} is the reference of purchase.order,{po.id}, "
+        self.assertIn(f"not routed by subject: Subject token {po.name} is the reference of {po.display_name}, "
                       "but the sender mallory@elsewhere.example is unknown to the record", log.reason)
         self.assertNotIn(f"{po.name} \N{EN DASH} new bank account", po.message_ids.mapped("subject"))
         self.assertEqual(self.env["purchase.order"].search_count([]), orders + 1, "a new RFQ, as from any stranger")

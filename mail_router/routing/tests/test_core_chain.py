@@ -43,6 +43,11 @@ PO_TAG = CODEC.record_address_tag('purchase.order', 123)
 BAD_TAG = '123-0000000000000000'
 
 
+# how the screens call the models (ir.model's description)
+MODEL_NAMES = {'purchase.order': 'Purchase Order', 'sale.order': 'Sales Order', 'crm.lead': 'Lead/Opportunity',
+               'project.task': 'Task', 'hr.applicant': 'Applicant', 'helpdesk.ticket': 'Helpdesk Ticket'}
+
+
 @dataclass
 class FakeLookup:
     """The database as dicts; counts the calls that must happen once per mail."""
@@ -89,6 +94,12 @@ class FakeLookup:
 
     def partner_domains(self, model, res_id):
         return self.domains.get((model, res_id), set())
+
+    def record_name(self, model, res_id):
+        return f'{MODEL_NAMES.get(model, model)} #{res_id}'
+
+    def model_name(self, model):
+        return MODEL_NAMES.get(model, model)
 
 
 def mail(*, in_reply_to=(), references=(), sender='vendor@supplier.example',
@@ -341,7 +352,31 @@ def test_every_mail_gets_one_explained_decision(in_reply_to, references, to, kin
     decision = decide(mail(in_reply_to=in_reply_to, references=references, to=to, kind=kind),
                       FakeLookup(), CODEC, config)
     assert isinstance(decision, Decision) and decision.reason
+    # in words: records and models by the names the screens give them
+    assert not any(model in decision.reason for model in MODEL_NAMES), decision.reason
+    # quarantined with a cause, for the advice on what to do
+    assert (decision.cause is not None) == (decision.stage == 'quarantine')
     assert decision.stage in {stage.__name__ for stage in STAGES} - {'catchall'} | {'catchall_default', 'quarantine'}
     assert bool(decision.targets) == (decision.stage not in {'bounce', 'loop', 'auto_reply', 'quarantine'})
     if kind == 'auto_reply':  # never creates a record
         assert all(target.res_id is not None for target in decision.targets)
+
+
+def test_the_reason_names_records_and_models_as_the_screens_do():
+    lookup = FakeLookup()
+    reply = decide(mail(in_reply_to=[PO_RFQ]), lookup, CODEC, CONFIG)
+    assert reply.reason == 'a reply (In-Reply-To) to a message posted on Purchase Order #123'
+    new = decide(mail(to=['purchase@example.com']), lookup, CODEC, CONFIG)
+    assert new.reason == 'mail to the alias purchase@example.com: a new Purchase Order'
+    by_default = decide(mail(), lookup, CODEC, WITH_DEFAULT)
+    assert by_default.reason.startswith('no thread or alias matched: a new Lead/Opportunity')
+
+
+@pytest.mark.parametrize('to, said', [
+    (['nobody@example.com'], 'there is no alias nobody@example.com'),
+    (['catchall@example.com'], 'it was sent to the catchall catchall@example.com'),
+    (['x@other.example'], 'none of its recipients (x@other.example) is one of our addresses'),
+])
+def test_an_unrouted_mail_says_which_address_routed_nowhere(to, said):
+    decision = decide(mail(to=to), FakeLookup(), CODEC, CONFIG)
+    assert said in decision.reason and decision.cause == 'no_route'
