@@ -3,7 +3,10 @@
 
 PYTHON_VENV := .venv/bin/python
 
-run: bootstrap
+# the port first: taken, make run stops at once and says how to run on another
+run:
+	@$${PYTHON:-python3} scripts/http_port.py
+	@scripts/bootstrap.sh
 	$(PYTHON_VENV) scripts/run_odoo.py
 
 test: bootstrap

@@ -31,7 +31,7 @@ from .routing.chain import Decision, Target
 from .routing.headers import storable_values
 from .routing.incoming import read_mail
 from .routing.mime import make_readable
-from .routing.outcome import QUARANTINED, ROUTED, Outcome, QuarantineState
+from .routing.outcome import QUARANTINED, ROUTED, Cause, Outcome, QuarantineState
 
 # The context key through which stock's hooks see the mail being posted (a frozen
 # Posting): message_route's signature, which other modules' overrides wrap, leaves no
@@ -103,7 +103,7 @@ class Intake:
         the record an administrator routes it to (Route to...)."""
         if not past_ledger and not env["mail.router.ledger"].sudo()._claim(self.mail.message_id, self.origin.server_id):
             return self.record(env, Decision(Outcome.DUPLICATE, (), self.mail.message_id,
-                                             f"{self.mail.message_id} was already processed: skipped"))
+                                             "a mail with this Message-ID was already processed: skipped"))
         processed, failure = contained(env, lambda: self._route(env, quarantined, chosen))
         if not failure:
             return processed
@@ -116,7 +116,8 @@ class Intake:
 
     def _route(self, env, quarantined, chosen):
         if self.unreadable:
-            unparsed = Decision(Outcome.QUARANTINE, (), None, f"the mail cannot be parsed: {self.unreadable}")
+            unparsed = Decision(Outcome.QUARANTINE, (), None, f"the mail cannot be parsed: {self.unreadable}",
+                                cause=Cause.UNREADABLE)
             return self.record(env, unparsed, quarantined=quarantined)
         make_readable(self.message)  # stock's parsing raises on unknown charsets, types, unreadable headers...
         lookup = RoutingLookup(env, self.message, self.mail)
@@ -136,9 +137,12 @@ class Intake:
             return admission.judge(self.mail, lookup, lookup, Thread._mail_router_codec(), config)
         model, res_id = chosen
         if not lookup.record_exists(model, res_id):  # stock's route check would create a record instead
-            return Decision(Outcome.REFUSED, (), None, f"{model},{res_id} no longer exists")
+            return Decision(Outcome.REFUSED, (), None,
+                            f"the chosen record ({lookup.model_name(model)} {res_id}) no longer exists",
+                            cause=Cause.RECORD_GONE)
         manual = Decision(Outcome.MANUAL, (Target(model, res_id),), None,
-                          f"routed by hand from the quarantine by {env.user.name} to {model},{res_id}")
+                          f"routed by hand from the quarantine by {env.user.name} to "
+                          f"{lookup.record_name(model, res_id)}")
         return admission.admit(manual, self.mail, lookup, config)
 
     def post(self, env, verdict, contacts=None):
@@ -151,8 +155,9 @@ class Intake:
         routes = thread.message_route(self.message, msg_dict, self.origin.model, self.origin.thread_id,
                                       self.origin.custom_values)
         if not routes:
-            return replace(verdict, stage=Outcome.REFUSED, targets=(), reason=(
-                f"{verdict.reason}; refused by the target model's own route check")), False, None
+            refusers = " or ".join(dict.fromkeys(RoutingLookup(env).model_name(t.model) for t in verdict.targets))
+            return replace(verdict, stage=Outcome.REFUSED, targets=(), cause=Cause.MODEL_RULE, reason=(
+                f"{verdict.reason}; refused by a check of {refusers} itself")), False, None
         thread_id = thread._message_route_process(self.message, msg_dict, routes)
         return verdict, thread_id, env["mail.message"]._mail_router_posted(self.mail.message_id)
 

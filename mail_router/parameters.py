@@ -15,6 +15,17 @@ def comma_separated(text):
     return tuple(filter(None, (item.strip() for item in text.split(","))))
 
 
+def on_off(text):
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "on", "off"):
+        raise ValueError(f"{text!r} is neither True nor False")
+    return value in ("true", "1", "on")
+
+
+def domains(text):
+    return tuple(domain.lower() for domain in comma_separated(text))
+
+
 def positive_int(text):
     value = int(text)
     if value <= 0:
@@ -27,6 +38,7 @@ class Parameter:
     key: str
     default: object
     parse: Callable[[str], object] = str
+    text: Callable[[object], str] = str     # how a value is written
 
     def read(self, env):
         """The value in ``env``'s database; the default when it is unset, or when an
@@ -41,6 +53,11 @@ class Parameter:
                             self.key, text, exc, self.default)
             return self.default
 
+    def store(self, env, value):
+        """Store ``value``; the default is stored as no parameter at all, so that it
+        follows the addon's (a longer shipped list of public mail domains...)."""
+        env["ir.config_parameter"].sudo().set_param(self.key, False if value == self.default else self.text(value))
+
 
 # The secret that signs Message-IDs and record addresses (routing.message_id), made at install.
 MESSAGE_ID_SECRET = Parameter("mail_router.message_id_secret", "")
@@ -48,6 +65,17 @@ MESSAGE_ID_SECRET = Parameter("mail_router.message_id_secret", "")
 TRUSTED_AUTHSERV_IDS = Parameter("mail_router.trusted_authserv_ids", (), comma_separated)
 # 'catchall' (stock's Reply-To) or 'record' (a signed address naming the record)
 REPLY_TO_STYLE = Parameter("mail_router.reply_to_style", "catchall")
+# whether a reference in the Subject routes mail that no thread header routed (the
+# subject_reference stage): "True" or "False", on when unset
+SUBJECT_REFERENCE = Parameter("mail_router.subject_reference", True, on_off)
+# domains where anyone may have an address: no organisation's, for the subject_reference stage
+PUBLIC_MAIL_DOMAINS = Parameter("mail_router.public_mail_domains", (
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "live.com",
+    "live.fr", "msn.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "ymail.com", "aol.com",
+    "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "gmx.net", "web.de",
+    "mail.com", "zoho.com", "yandex.com", "yandex.ru", "mail.ru", "qq.com", "163.com", "126.com", "free.fr",
+    "orange.fr", "laposte.net", "t-online.de", "libero.it", "fastmail.com", "hey.com", "tutanota.com",
+), domains, ", ".join)
 LOG_RETENTION_DAYS = Parameter("mail_router.log_retention_days", 90, positive_int)
 LEDGER_RETENTION_DAYS = Parameter("mail_router.ledger_retention_days", 400, positive_int)
 FETCH_FAILURE_ALERT_THRESHOLD = Parameter("mail_router.fetch_failure_alert_threshold", 3, positive_int)

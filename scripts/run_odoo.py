@@ -1,5 +1,8 @@
 """`make run`: Odoo with mail_router on http://127.0.0.1:8069, until Ctrl-C.
 
+The port (MAIL_ROUTER_HTTP_PORT) is checked first, by the Makefile before the set-up and
+here again before Odoo starts (http_port.py): taken, `make run` stops with the line to type.
+
 The database ``mail_router`` (override: MAIL_ROUTER_DB) is created with the addon on
 the first run and updated on later runs. It gets Purchase, Sales and CRM (and so the
 bridges mail_router_purchase, mail_router_sale, mail_router_account), OCA's Helpdesk
@@ -17,13 +20,13 @@ import signal
 import subprocess
 import sys
 
+import http_port
 import pgcluster
 from odoo_cli import REPO, oca_addons, odoo_command
 
 DATA = REPO / ".data"
 LOG = DATA / "odoo.log"
 DBNAME = os.environ.get("MAIL_ROUTER_DB", "mail_router")
-HTTP_PORT = int(os.environ.get("MAIL_ROUTER_HTTP_PORT", "8069"))
 ALIAS_DOMAIN = os.environ.get("MAIL_ROUTER_ALIAS_DOMAIN", "mail-router.localhost")
 # The seed's story, ready to try: an RFQ from a PO, a quotation, a lead (and a ticket,
 # HELPDESK, when its OCA module is there).
@@ -102,6 +105,11 @@ def psql_command(database):
 
 
 def main():
+    try:
+        port = http_port.check()
+    except http_port.PortProblem as problem:
+        print(problem, file=sys.stderr, flush=True)
+        return 1
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     DATA.mkdir(exist_ok=True)
     database = pgcluster.external_database()
@@ -132,9 +140,14 @@ def main():
         if run_logged(odoo(f"--init={apps}", *update, "--without-demo=all", "--stop-after-init", "--no-http")):
             return 1
         odoo_shell(GIVE_SUPPORT_ALIAS)
-        print(f"\nrun: Odoo on http://127.0.0.1:{HTTP_PORT}/web/login  (login: admin, password: admin"
+        try:  # again: the set-up took minutes, something may have taken the port since
+            http_port.check(port)
+        except http_port.PortProblem as problem:
+            print(problem, file=sys.stderr, flush=True)
+            return 1
+        print(f"\nrun: Odoo on http://127.0.0.1:{port}/web/login  (login: admin, password: admin"
               " on a new database)\nrun: Ctrl-C stops Odoo and the database server.\n", flush=True)
-        return run_logged(odoo("--http-interface=127.0.0.1", f"--http-port={HTTP_PORT}"))
+        return run_logged(odoo(f"--http-interface={http_port.INTERFACE}", f"--http-port={port}"))
 
 
 if __name__ == "__main__":

@@ -182,38 +182,39 @@ def test_failures_are_recorded_and_alert_once(mail_router_db, dovecot, tag):
         assert "wrong password" not in server.last_error + alerts.body_html
 
 
-def test_test_connection_names_the_cause(mail_router_db, dovecot):
-    odoo = mail_router_db.env.odoo
+def test_test_and_confirm_names_the_cause(mail_router_db, dovecot):
     with mail_router_db.env() as env:
         server = env["fetchmail.server"].browse(make_server(env, dovecot, state="draft", ca_file=False))
-        with pytest.raises(odoo.exceptions.UserError, match="(?i)certificate"):
-            server.button_confirm_login()
+        action = server.button_confirm_login()
+        assert "certificate" in server.last_error.lower()
+        assert (action["res_model"], action["res_id"], action["target"]) == ("fetchmail.server", server.id, "new")
+        assert server.state == "draft"
         server.ca_file = str(dovecot.ca_file)
         server.button_confirm_login()
         assert server.state == "done"
 
 
-def test_a_failed_test_connection_is_kept_in_the_health_tab(mail_router_db, dovecot):
-    """The error dialog rolls the request back: the Health tab keeps the error anyway."""
-    odoo = mail_router_db.env.odoo
+def test_a_failed_test_and_confirm_is_kept_in_the_health_tab(mail_router_db, dovecot):
+    """No error raised, so nothing rolled back: the request commits the Health tab, and the
+    dialog that shows the error reloads the form when closed."""
     with mail_router_db.env() as env:
         server_id = make_server(env, dovecot, state="draft", password="wrong password")
     with mail_router_db.env() as env:
-        with pytest.raises(odoo.exceptions.UserError, match="refused the login"):
-            env["fetchmail.server"].browse(server_id).button_confirm_login()
-        env.cr.rollback()  # as the request that shows the error
+        action = env["fetchmail.server"].browse(server_id).button_confirm_login()
+        dialog = env.ref("mail_router.fetchmail_server_view_form_test_failed")
+        assert action["views"] == [(dialog.id, "form")] and action["name"].startswith("Test & Confirm failed")
     with mail_router_db.env() as env:
         server = env["fetchmail.server"].browse(server_id)
-        assert server.last_error.startswith("Test Connection: ") and "refused the login" in server.last_error
+        assert server.last_error.startswith("Test & Confirm: ") and "refused the login" in server.last_error
         assert server.last_error_date
         assert "wrong password" not in server.last_error
         assert (server.state, server.consecutive_failures) == ("draft", 0), "not a failed fetch"
+        assert server.failing, "the list shows it in red"
 
 
-def test_a_failed_test_connection_does_not_wait_for_its_own_transaction(mail_router_db, dovecot):
-    """Tested in the transaction that wrote the server: its row is ours, the Health tab is
-    left alone, and the error comes within the lock timeout."""
-    odoo = mail_router_db.env.odoo
+def test_a_failed_test_and_confirm_in_the_transaction_that_wrote_the_server(mail_router_db, dovecot):
+    """Tested in the transaction that wrote the server (a form saved, then the button):
+    the Health tab is written in it, at once."""
     with mail_router_db.env() as env:
         server_id = make_server(env, dovecot, state="draft")
     with mail_router_db.env() as env:
@@ -221,9 +222,9 @@ def test_a_failed_test_connection_does_not_wait_for_its_own_transaction(mail_rou
         server.password = "wrong password"
         env.flush_all()
         started = time.monotonic()
-        with pytest.raises(odoo.exceptions.UserError, match="refused the login"):
-            server.button_confirm_login()
+        server.button_confirm_login()
         assert time.monotonic() - started < 30
+        assert "refused the login" in server.last_error
 
 
 def test_a_successful_test_connection_says_what_waits(mail_router_db, dovecot, tag):
@@ -294,7 +295,7 @@ def test_run_manually_says_what_each_server_did(mail_router_db, dovecot, tag):
 
 
 def test_run_manually_from_scheduled_actions(mail_router_db, dovecot, tag):
-    """Settings > Technical > Scheduled Actions > "Mail: Fetchmail Service" > Run Manually."""
+    """Settings > Mail Routing > Scheduled Fetch ("Mail: Fetchmail Service") > Run Manually."""
     dovecot.append_all("INBOX", [message(tag, n) for n in range(2)])
     with mail_router_db.env() as env:
         make_server(env, dovecot)

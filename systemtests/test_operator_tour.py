@@ -16,8 +16,8 @@ TOUR_TEST = "TestFetchTour.test_admin_sets_up_fetching_and_finds_the_reply"
 SCREENSHOTS = REPO / ".data" / "screenshots"
 LOG = REPO / ".data" / "test-logs" / "system-tour.log"
 SUMMARY_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
-SHOTS = ("fetch_cron_off", "server_test_failed", "server_confirmed", "fetch_run_manually", "fetched_reply",
-         "settings_quarantine")
+SHOTS = ("fetch_cron_off", "server_test_failed", "server_list", "server_confirmed", "fetch_run_manually",
+         "fetched_reply", "settings_quarantine")
 
 
 def test_admin_sets_up_fetching_in_the_browser(odoo_db, dovecot):

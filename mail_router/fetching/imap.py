@@ -98,7 +98,7 @@ def select_folder(conn: imaplib.IMAP4, folder: str) -> int:
 
 def message_count(conn: imaplib.IMAP4) -> int | None:
     """How many messages the folder just selected holds (its EXISTS), or None
-    when the server did not say (Test Connection reports it)."""
+    when the server did not say (Test & Confirm reports it)."""
     count = conn.response('EXISTS')[1][-1]
     return None if count is None else int(count)
 

@@ -73,7 +73,7 @@ def uidl_listing(conn: poplib.POP3) -> list[tuple[int, str | None]]:
 
 
 def message_count(conn: poplib.POP3) -> int:
-    """How many messages the maildrop holds (STAT; Test Connection reports it)."""
+    """How many messages the maildrop holds (STAT; Test & Confirm reports it)."""
     return conn.stat()[0]
 
 

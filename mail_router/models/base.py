@@ -43,6 +43,14 @@ class Base(models.AbstractModel):
         should say so here as well (mail_router_account does)."""
         return None
 
+    def _mail_router_reference_field(self):
+        """The field whose value is this model's reference to its records as people write
+        it in a Subject (an order's ``name``: P00012), or None. A model that declares one
+        receives mail whose Subject names one of its records (the subject_reference
+        stage); the field must be stored. mail_router_purchase, _sale and _account
+        declare ``name``."""
+        return None
+
     def _mail_router_alias_names(self):
         """{alias domain id: name of the first alias of this model there}: the aliases
         that create records of the model (not those of a parent record, like a project's)."""

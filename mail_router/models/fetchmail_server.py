@@ -36,8 +36,6 @@ import logging
 import time
 from collections import defaultdict
 
-from psycopg2.errors import LockNotAvailable
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config
@@ -66,9 +64,6 @@ DEFAULT_PORTS = {("imap", "ssl"): 993, ("imap", "starttls"): 143, ("imap", "none
 # pg_try_advisory_lock(key1, key2): key1 says "fetchmail server", key2 is its id.
 LOCK_CLASS = 0x6D726673
 MEGABYTE = 1024 * 1024
-# How long a failed Test Connection waits to write the Health tab on its own cursor: the
-# server's row may be held by the very transaction that runs the test.
-TEST_FAILURE_LOCK_TIMEOUT = "5s"
 DEADLINE_KEY = "mail_router_deadline"
 REQUEST_KEY = "mail_router_fetch_request"
 FETCH_CRON = "mail.ir_cron_mail_gateway_action"
@@ -217,9 +212,11 @@ class FetchmailServer(models.Model):
         return connection
 
     def button_confirm_login(self):
-        """Test Connection: the cause of a failure in words an administrator can act on,
-        kept in the Health tab; a success is confirmed by a notification saying how many
-        messages wait, and the form reloads to show the new state."""
+        """Test & Confirm: a success confirms the server and a notification says how many
+        messages wait; a failure is kept in the Health tab (Last Error, not counted among
+        the failed fetches) and shown, in words an administrator can act on, in a dialog.
+        Either way the form reloads to show it. A failure raises nothing: the request
+        commits the Health tab (stock raised a UserError, which rolled it back)."""
         said = []
         for server in self:
             connection_type = server._get_connection_type()
@@ -228,14 +225,29 @@ class FetchmailServer(models.Model):
                 said.append(self.env._("Connection to %s succeeded.", server.name))
                 continue
             try:
-                count = server._mail_router_count_messages(connection_type)
+                with self.env.cr.savepoint():
+                    count = server._mail_router_count_messages(connection_type)
             except Exception as exc:  # every failure becomes a sentence for the administrator
                 message = errors.explain(exc, server._mail_router_settings())
-                server._mail_router_record_test_failure(message)
-                raise UserError(message) from exc
+                _logger.info("fetchmail: %s server %s: Test & Confirm failed: %s", server.server_type, server.name,
+                             message)
+                server.write({"last_error": self.env._("Test & Confirm: %s", message),
+                              "last_error_date": fields.Datetime.now()})
+                return server._mail_router_test_failed()
             server.write({"state": "done"})
             said.append(server._mail_router_test_success(connection_type, count))
-        return notification(self.env._("Test Connection"), "\n".join(said), "success")
+        return notification(self.env._("Test & Confirm"), "\n".join(said), "success")
+
+    def _mail_router_test_failed(self):
+        """The dialog of a failed Test & Confirm: the Last Error; closing it reloads the form."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Test & Confirm failed: %s", self.name),
+            "res_model": self._name,
+            "res_id": self.id,
+            "views": [(self.env.ref("mail_router.fetchmail_server_view_form_test_failed").id, "form")],
+            "target": "new",
+        }
 
     def _mail_router_count_messages(self, connection_type):
         """Log in (and select the IMAP folder), then leave: how many messages wait there."""
@@ -259,35 +271,6 @@ class FetchmailServer(models.Model):
                               server=self.name, count=count, folder=self.folder)
         return self.env._("Connection to %(server)s succeeded: %(count)s messages in the maildrop.",
                           server=self.name, count=count)
-
-    def _mail_router_record_test_failure(self, message):
-        """Keep a failed Test Connection in the Health tab, for the administrator to find
-        after closing the error dialog: the last error and its time (not the consecutive
-        failures, which count fetches). The UserError rolls this transaction back, so it
-        is written on a cursor of its own, committed now."""
-        with self.env.registry.cursor() as cr:
-            if not self._mail_router_lock_row(cr):
-                # not committed yet (created in this transaction), or held by it: the error
-                # dialog still says it
-                _logger.info("fetchmail: %s server %s: the failed Test Connection is not kept in its Health tab",
-                             self.server_type, self.name)
-                return
-            self.with_env(self.env(cr=cr)).write({
-                "last_error": self.env._("Test Connection: %s", message),
-                "last_error_date": fields.Datetime.now()})
-
-    def _mail_router_lock_row(self, cr):
-        """Whether ``cr`` holds this server's row for update now. The transaction running
-        the test may hold it (it wrote the server before testing): waiting for it would be
-        waiting for ourselves, so give up after a while."""
-        cr.execute("SET LOCAL lock_timeout = %s", [TEST_FAILURE_LOCK_TIMEOUT])
-        try:
-            cr.execute("SELECT id FROM fetchmail_server WHERE id = %s FOR NO KEY UPDATE", [self.id],
-                       log_exceptions=False)
-        except LockNotAvailable:
-            cr.rollback()
-            return False
-        return bool(cr.fetchall())
 
     # ------------------------------------------------------------------
     # Fetching: stock's cron calls _fetch_mails, Fetch Now fetch_mail

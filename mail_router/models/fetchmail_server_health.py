@@ -22,12 +22,12 @@ class FetchmailServer(models.Model):
 
     last_success_date = fields.Datetime("Last Successful Fetch", readonly=True)
     last_error = fields.Text(
-        readonly=True, help="Why the last fetch, or the last Test Connection, failed. A success does not clear "
+        readonly=True, help="Why the last fetch, or the last Test & Confirm, failed. A success does not clear "
                             "it: compare its date with the Last Successful Fetch.")
     last_error_date = fields.Datetime(readonly=True)
     consecutive_failures = fields.Integer(
         readonly=True, help="Fetches that failed in a row since the last successful one; at the alert threshold "
-                            "the Settings administrators get an email. A failed Test Connection is not counted: "
+                            "the Settings administrators get an email. A failed Test & Confirm is not counted: "
                             "it sets the Last Error only.")
     last_fetch_count = fields.Integer("Messages in Last Fetch", readonly=True)
     fetch_unfinished = fields.Boolean(
@@ -52,6 +52,9 @@ class FetchmailServer(models.Model):
     listening_since = fields.Datetime(compute="_compute_delivery", help="Since when the listener waits on it.")
     last_push_event = fields.Datetime("Last New Mail Announced", compute="_compute_delivery")
     next_fetch = fields.Datetime(related="mail_router_cron_id.nextcall", string="Next Polling Fetch")
+    failing = fields.Boolean(
+        compute="_compute_failing",
+        help="Its last fetch failed, or, not confirmed yet, its last Test & Confirm: the list shows it in red.")
     fetch_cron_inactive_reason = fields.Char(
         "Why Nothing Is Fetched by Itself", compute="_compute_fetch_cron_inactive_reason",
         help="Why the scheduled action Mail: Fetchmail Service is off, and what turns it on.")
@@ -97,6 +100,13 @@ class FetchmailServer(models.Model):
             else:
                 server.delivery_note = self.env._("%s: the listener takes this server within seconds", every)
 
+    @api.depends("consecutive_failures", "state", "last_error_date", "last_success_date")
+    def _compute_failing(self):
+        for server in self:
+            test_failed = (server.state == "draft" and server.last_error_date
+                           and server.last_error_date > (server.last_success_date or server.last_error_date.min))
+            server.failing = bool(server.consecutive_failures or test_failed)
+
     @api.depends("state")  # so that a new server's form shows it too
     def _compute_fetch_cron_inactive_reason(self):
         reason = self.env["ir.cron"].sudo()._mail_router_fetch_cron_inactive_reason()
@@ -111,7 +121,7 @@ class FetchmailServer(models.Model):
     def action_open_simulator(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("mail_router.mail_router_simulator_action")
-        action["context"] = {"default_fetchmail_server_id": self.id}
+        action["context"] = {"default_fetchmail_server_id": self.id, "dialog_size": "extra-large"}
         return action
 
     def _mail_router_action(self, xmlid):
@@ -161,7 +171,7 @@ class FetchmailServer(models.Model):
             return
         body = self.env._("<p>The incoming mail server <b>%(server)s</b> failed %(count)s times in a row.</p>"
                           "<p>Last error: %(error)s</p><p>No mail is fetched from it until this is fixed: "
-                          "Settings &gt; Technical &gt; Email &gt; Incoming Mail Servers.</p>",
+                          "Settings &gt; Mail Routing &gt; Incoming Mail Servers.</p>",
                           server=self.name, count=self.consecutive_failures, error=message)
         self.env["mail.mail"].sudo().create({
             "subject": self.env._("Incoming mail server %s is failing", self.name),

@@ -42,8 +42,8 @@ class IrCron(models.Model):
             [("state", "=", "done"), ("server_type", "!=", "local")])
         if not confirmed:
             return self.env._(
-                "No active incoming mail server is confirmed: confirm one with Test Connection "
-                "(Settings > Technical > Email > Incoming Mail Servers) and this scheduled action turns on.")
+                "No active incoming mail server is confirmed: confirm one with Test & Confirm "
+                "(Settings > Mail Routing > Incoming Mail Servers) and this scheduled action turns on.")
         return self.env._(
             "It was turned off by hand, although %(count)s incoming mail server(s) are confirmed: turn Active "
             "on (saving an incoming mail server turns it on too).", count=confirmed)

@@ -9,11 +9,12 @@ from odoo.exceptions import UserError
 from .. import parameters
 from ..intake import Intake, Origin
 from ..routing.headers import storable
-from ..routing.outcome import LABELS, QUARANTINED, QuarantineState
+from ..routing.outcome import CAUSE_LABELS, LABELS, QUARANTINED, ROUTED, QuarantineState, advice
 
 _logger = logging.getLogger("odoo.addons.mail_router.routing")
 
 ROUTING_STAGES = [(outcome.value, label) for outcome, label in LABELS.items()]
+CAUSES = [(cause.value, label) for cause, label in CAUSE_LABELS.items()]
 NOTIFIED_ENTRIES = 10  # a notification names at most this many mails, then counts the others
 
 
@@ -26,13 +27,38 @@ def mail_thread_models(records):
     return [(model.model, model.name) for model in found]
 
 
+def routable_models(records):
+    """Selection of the models Route to... offers: those that receive mail here. First the
+    models the gateway posted mail on, the most first; then the models of the aliases and
+    of the incoming servers' default models; then contacts. Each takes mail (message_new)."""
+    env = records.env(su=True)
+    posted = env["mail.router.log"]._read_group(
+        [("target_model", "!=", False), ("stage", "in", list(ROUTED))], ["target_model"], ["__count"])
+    counts = {}
+    for models_, count in posted:
+        for model in models_.split(", "):
+            counts[model] = counts.get(model, 0) + count
+    configured = set(env["mail.alias"].search([]).alias_model_id.mapped("model"))
+    configured |= set(env["fetchmail.server"].with_context(active_test=False).search([]).object_id.mapped("model"))
+    configured.add("res.partner")
+    receiving = {name for name in set(counts) | configured
+                 if name in env.registry and not env[name]._abstract and not env[name]._transient
+                 and hasattr(env[name], "message_new")}
+    names = dict(env["ir.model"].search([("model", "in", list(receiving))]).mapped(lambda m: (m.model, m.name)))
+    ordered = sorted(receiving, key=lambda model: (-counts.get(model, 0), model == "res.partner",
+                                                  names.get(model, model)))
+    return [(model, names.get(model, model)) for model in ordered]
+
+
 def notification(title, message, kind):
-    """A client action showing ``message`` on screen, then reloading the view behind it."""
+    """A client action showing ``message`` on screen, then reloading the view behind it,
+    which shows the outcome too: the notification goes away by itself, unless it tells
+    of a failure (``kind`` 'danger'), which stays until closed."""
     return {
         "type": "ir.actions.client",
         "tag": "display_notification",
         # text-prewrap: a message of several lines is shown as several lines
-        "params": {"title": title, "message": message, "type": kind, "sticky": kind != "success",
+        "params": {"title": title, "message": message, "type": kind, "sticky": kind == "danger",
                    "className": "text-prewrap", "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
     }
 
@@ -49,7 +75,7 @@ class MailRouterLog(models.Model):
     _inherit = ["mail.router.raw.mixin"]
     _description = "Mail Routing Log"
     _order = "id desc"
-    _rec_name = "message_id"
+    _rec_name = "subject"
 
     fetchmail_server_id = fields.Many2one(
         "fetchmail.server", "Incoming Server", ondelete="set null", index="btree_not_null")
@@ -58,12 +84,14 @@ class MailRouterLog(models.Model):
     subject = fields.Char()
     stage = fields.Selection(ROUTING_STAGES, required=True, index=True)
     matched = fields.Char("Matched Value", help="The header value that decided the route.")
-    reason = fields.Char()
+    reason = fields.Char(help="Why the mail went where it went, or nowhere.")
+    cause = fields.Selection(CAUSES, help="Why the mail was kept, when its stage alone does not say.")
+    advice = fields.Char("What to Do", compute="_compute_advice")
     error = fields.Text()
     target_model = fields.Char(help="Comma-separated when aliases of several models matched.")
     target_res_ids = fields.Char("Target Record IDs", help="Comma-separated, several when several aliases matched.")
     alias_id = fields.Many2one("mail.alias", ondelete="set null")
-    mail_message_id = fields.Many2one("mail.message", "Created Message", ondelete="set null")
+    mail_message_id = fields.Many2one("mail.message", "Posted Message", ondelete="set null")
     bounce_sent = fields.Boolean(help="The sender was told the mail reached no one.")
     authentication = fields.Char(
         "Sender Authentication", help="What the trusted receiving servers (mail_router.trusted_authserv_ids) "
@@ -79,6 +107,16 @@ class MailRouterLog(models.Model):
     raw = fields.Binary(help="The message exactly as received, kept when it was neither posted nor quarantined.")
     target_record = fields.Reference(selection=mail_thread_models, compute="_compute_target_record",
                                      string="Target", help="The (first) record the mail was routed to.")
+
+    @api.depends("subject", "message_id")
+    def _compute_display_name(self):
+        for entry in self:
+            entry.display_name = entry.subject or entry.message_id
+
+    @api.depends("stage", "cause")
+    def _compute_advice(self):
+        for entry in self:
+            entry.advice = advice(entry.stage, entry.cause) if entry.stage else False
 
     @api.depends("mail_message_id", "target_model", "target_res_ids")
     def _compute_target_record(self):
@@ -106,6 +144,7 @@ class MailRouterLog(models.Model):
             "stage": decision.stage,
             "matched": decision.matched,
             "reason": decision.reason,
+            "cause": decision.cause,
             "error": error and storable(error),
             "target_model": ", ".join(dict.fromkeys(t.model for t in targets)) or False,
             "target_res_ids": ",".join(str(t.res_id) for t in targets if t.res_id) or False,
@@ -150,7 +189,7 @@ class MailRouterLog(models.Model):
                     mail=entry.display_name))
             intake = Intake(entry.raw_bytes(), Origin.of_server(entry.fetchmail_server_id))
             logs |= self.browse(intake.process(self.env, past_ledger=True).log_id)
-        return logs._notification(self.env._("Routed again"))
+        return logs._notification(logs._title(self.env._("Posted"), self.env._("Not posted")))
 
     def action_open_target(self):
         self.ensure_one()
@@ -174,7 +213,17 @@ class MailRouterLog(models.Model):
     def _outcome(self):
         if self.target_record and self.mail_message_id:
             return self.env._("posted on %(record)s", record=self.target_record.display_name)
-        return f"{dict(ROUTING_STAGES)[self.stage]}: {self.reason}"
+        return f"{dict(self._fields['stage']._description_selection(self.env))[self.stage]}: {self.reason}"
+
+    def _title(self, posted, not_posted):
+        """A notification's title that says what became of these entries' mail: ``posted``
+        when all of it was, ``not_posted`` when none was, else how much was."""
+        done = self.filtered(lambda entry: entry.stage in ROUTED)
+        if done == self:
+            return posted
+        if not done:
+            return not_posted
+        return self.env._("%(posted)s: %(count)s of %(total)s", posted=posted, count=len(done), total=len(self))
 
     def _notification(self, title, hint=None):
         """What these entries say happened, on screen; the view is reloaded to show it."""

@@ -9,7 +9,8 @@ from ..intake import Intake, Origin
 from ..routing.chain import Decision
 from ..routing.headers import decode_words, header_values, storable
 from ..routing.incoming import read_mail
-from ..routing.outcome import QUARANTINE_STATE_LABELS, Outcome, QuarantineState
+from ..routing.outcome import QUARANTINE_STATE_LABELS, Outcome, QuarantineState, advice
+from .mail_router_log import CAUSES
 
 PREVIEW_HEADERS = ("From", "To", "Cc", "Date", "Subject", "Message-ID", "In-Reply-To", "References")
 
@@ -26,7 +27,9 @@ class MailRouterQuarantine(models.Model):
     raw = fields.Binary(required=True)
     email_from = fields.Char("From")
     subject = fields.Char()
-    reason = fields.Char(required=True)
+    reason = fields.Char(required=True, help="Why no record took the mail.")
+    cause = fields.Selection(CAUSES, help="Why the mail is kept, in a word: group the quarantine by it.")
+    advice = fields.Char("What to Do", compute="_compute_advice")
     error = fields.Text(help="The exception raised while processing, if any.")
     authentication = fields.Char(
         "Sender Authentication", help="What the trusted receiving servers said of the From address.")
@@ -37,6 +40,16 @@ class MailRouterQuarantine(models.Model):
     preview_headers = fields.Text("Headers", compute="_compute_preview")
     preview_body = fields.Text("Text", compute="_compute_preview")
     preview_attachments = fields.Text("Attachments", compute="_compute_preview")
+
+    @api.depends("subject", "message_id")
+    def _compute_display_name(self):
+        for entry in self:
+            entry.display_name = entry.subject or entry.message_id
+
+    @api.depends("cause", "error")
+    def _compute_advice(self):
+        for entry in self:
+            entry.advice = advice(Outcome.FAILED if entry.error else Outcome.QUARANTINE, entry.cause)
 
     @api.depends("raw")
     def _compute_preview(self):
@@ -58,7 +71,7 @@ class MailRouterQuarantine(models.Model):
         retried entry is updated. The raw bytes go to an attachment as they are; the
         text fields are made storable."""
         decision = decision.storable()
-        values = {"reason": decision.reason, "error": error and storable(error),
+        values = {"reason": decision.reason, "cause": decision.cause, "error": error and storable(error),
                   "authentication": decision.authentication}
         if quarantined:
             quarantined.write(values)
@@ -78,7 +91,8 @@ class MailRouterQuarantine(models.Model):
         return True
 
     def action_retry(self):
-        return self._route_again()._notification(self.env._("Retried"))
+        logs = self._route_again()
+        return logs._notification(logs._title(self.env._("Routed"), self.env._("Still in quarantine")))
 
     def _route_to(self, record):
         """Post the mail on ``record``, through the gateway's intake: logged as a manual route."""

@@ -285,6 +285,25 @@ class MailThread(models.AbstractModel):
         return tuple(model for model in models.mapped("model") if model in self.env)
 
     @api.model
+    @tools.ormcache()
+    def _mail_router_reference_fields(self):
+        """((model, its reference field), ...) of the models that declare one
+        (_mail_router_reference_field) and receive mail on their records: the models whose
+        records a Subject may name. They change only when modules are installed, which
+        clears the cache."""
+        declared = []
+        for name in sorted(self.env.registry):
+            Model = self.env[name]
+            if Model._abstract or Model._transient or not hasattr(Model, "message_update"):
+                continue
+            field = Model._mail_router_reference_field()
+            if field and Model._fields.get(field) and Model._fields[field].store:
+                declared.append((name, field))
+            elif field:
+                _logger.warning("%s declares %r as its reference, which is no stored field: ignored", name, field)
+        return tuple(declared)
+
+    @api.model
     def _detect_loop_sender_domain(self, email_from_normalized):
         """Stock's, with the address taken as text, not as a LIKE pattern: a sender
         named '%@%' must not count every record as one of theirs."""
@@ -353,8 +372,9 @@ class MailThread(models.AbstractModel):
     @api.model
     @tools.ormcache()
     def _mail_router_database_config(self):
-        """The alias domains' addresses and the parameters routing reads, once: the
-        cache is cleared when a parameter or an alias domain changes."""
+        """The alias domains' addresses and companies, the parameters routing reads and
+        the models a Subject may name, once: the cache is cleared when a parameter, an
+        alias domain or a company's changes, and when modules are installed."""
         domains = self.env["mail.alias.domain"].sudo().search([])  # pylint: disable=no-search-all
         catchall = tuple(filter(None, domains.mapped("catchall_email")))
         bounce = tuple(filter(None, domains.mapped("bounce_email")))
@@ -367,4 +387,8 @@ class MailThread(models.AbstractModel):
             trusted_authserv_ids=parameters.TRUSTED_AUTHSERV_IDS.read(self.env),
             loop_minutes=parameters.LOOP_MINUTES.read(self.env),
             loop_threshold=parameters.LOOP_THRESHOLD.read(self.env),
+            reference_models=tuple(model for model, _field in self._mail_router_reference_fields())
+            if parameters.SUBJECT_REFERENCE.read(self.env) else (),
+            domain_companies=tuple((domain.name, tuple(domain.company_ids.ids)) for domain in domains),
+            public_mail_domains=parameters.PUBLIC_MAIL_DOMAINS.read(self.env),
         )

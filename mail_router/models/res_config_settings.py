@@ -20,6 +20,18 @@ class ResConfigSettings(models.TransientModel):
         help="Comma-separated authserv-ids of your receiving mail servers (e.g. mx.example.com), as they "
              "write them in Authentication-Results. When set, a sender posts through an unsigned record "
              "address only if that server saw DMARC (or an aligned DKIM or SPF) pass for their From.")
+    # Not config_parameter fields: a Boolean would delete its parameter when off, and off
+    # must stay off; the default is kept as no parameter, to follow the addon's list.
+    mail_router_subject_reference = fields.Boolean(
+        "Route by Reference in the Subject",
+        help="A mail that no thread header routes (a new mail naming its order, a reply whose mail client "
+             "dropped In-Reply-To and References) reaches the record whose reference (P00012, S00034, "
+             "INV/2026/00012) its Subject names, if the sender is known to the record, or, with trusted "
+             "authentication servers, authenticated at the domain of the record's partner.")
+    mail_router_public_mail_domains = fields.Char(
+        "Public Mail Domains",
+        help="Comma-separated domains where anyone may have an address (gmail.com, outlook.com...): a sender "
+             "there is never taken for a colleague of a record's partner. Empty: the list shipped with the addon.")
     # Integers kept as system parameters; 0 (empty) falls back to the default.
     mail_router_log_retention_days = fields.Integer(
         "Routing Log Retention (days)", config_parameter=parameters.LOG_RETENTION_DAYS.key,
@@ -37,9 +49,21 @@ class ResConfigSettings(models.TransientModel):
         "Alert After Failed Fetches", config_parameter=parameters.FETCH_FAILURE_ALERT_THRESHOLD.key,
         default=parameters.FETCH_FAILURE_ALERT_THRESHOLD.default,
         help="After this many failed fetches of a server in a row, the Settings administrators get one "
-             "email (not one per run). A failed Test Connection does not count.")
+             "email (not one per run). A failed Test & Confirm does not count.")
     mail_router_quarantine_waiting = fields.Char(
         "Mail Waiting in Quarantine", compute="_compute_mail_router_quarantine_waiting")
+
+    def get_values(self):
+        return dict(super().get_values(),
+                    mail_router_subject_reference=parameters.SUBJECT_REFERENCE.read(self.env),
+                    mail_router_public_mail_domains=", ".join(parameters.PUBLIC_MAIL_DOMAINS.read(self.env)))
+
+    def set_values(self):
+        result = super().set_values()
+        parameters.SUBJECT_REFERENCE.store(self.env, self.mail_router_subject_reference)
+        parameters.PUBLIC_MAIL_DOMAINS.store(self.env, parameters.domains(self.mail_router_public_mail_domains or "")
+                                             or parameters.PUBLIC_MAIL_DOMAINS.default)
+        return result
 
     # a field it depends on, so that the settings form (a new record) computes it, as stock's counters
     @api.depends("company_id")

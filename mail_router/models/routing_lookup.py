@@ -3,17 +3,20 @@ routing.admission.Gate over the ORM, without side effects (the routing simulator
 asks the same questions as the gateway); and the mail's Contacts.
 
 One query answers all In-Reply-To and References ids together, one the aliases, one
-the partners and users of every address of the mail.
+the partners and users of every address of the mail, one per model the references of
+the Subject.
 """
 import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
+from odoo.exceptions import MissingError
 from odoo.tools import email_normalize
 from odoo.tools.sql import escape_psql
 
-from ..routing.chain import Alias, Refusal, Target
+from ..routing.chain import Alias, Referenced, Refusal, Target
 from ..routing.headers import split_address
+from ..routing.outcome import Cause
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class RoutingLookup:
         self.message = message
         self.mail = mail
         self._contacts = {}
+        self._record_names = {}  # (model, res_id): its name when the messages the mail replies to were posted
 
     # ------------------------------------------------------------------
     # routing.chain.Lookup
@@ -101,19 +105,40 @@ class RoutingLookup:
             return {}
         self.env["mail.message"].flush_model(["message_id", "model", "res_id"])
         self.env.cr.execute(
-            """SELECT DISTINCT ON (message_id) message_id, model, res_id, id
+            """SELECT DISTINCT ON (message_id) message_id, model, res_id, id, record_name
                  FROM mail_message
                 WHERE message_id = ANY(%s) AND model IS NOT NULL AND res_id IS NOT NULL AND res_id != 0
              ORDER BY message_id, id DESC""",
             [wanted],
         )
-        return {
-            message_id: Target(model, res_id, parent_id=message_db_id)
-            for message_id, model, res_id, message_db_id in self.env.cr.fetchall()
-        }
+        threads = {}
+        for message_id, model, res_id, message_db_id, record_name in self.env.cr.fetchall():
+            threads[message_id] = Target(model, res_id, parent_id=message_db_id)
+            if record_name:
+                self._record_names.setdefault((model, res_id), record_name)
+        return threads
 
     def record_exists(self, model, res_id):
         return model in self.env and bool(self.env[model].browse(res_id).exists())
+
+    # ------------------------------------------------------------------
+    # routing.chain.Names: how the reasons name records and models
+    # ------------------------------------------------------------------
+
+    def record_name(self, model, res_id):
+        """Its display name: as the message replied to names it (stock's record_name, its
+        display name when posted: "a reply to a message posted on <it>" is true of it, and
+        costs no query), else read with the record's other fields (posting reads them next)."""
+        if (model, res_id) in self._record_names:
+            return self._record_names[model, res_id]
+        try:
+            name = model in self.env and self.env[model].browse(res_id).display_name
+        except MissingError:  # a guessed or deleted record
+            name = None
+        return name or f"{self.model_name(model)} {res_id}"
+
+    def model_name(self, model):
+        return self.env["ir.model"]._get(model).name or model
 
     def aliases_for(self, addresses):
         local_parts = list({split_address(address)[0] for address in addresses})
@@ -143,9 +168,13 @@ class RoutingLookup:
             return False
         # a model that receives mail without being a mail.thread (mail.group) has neither
         partners = record.message_partner_ids if "message_partner_ids" in record else self.env["res.partner"]
-        if hasattr(record, "_mail_get_partners"):
-            partners |= record._mail_get_partners()[record.id]
-        if email in partners.mapped("email_normalized"):
+        record_partners = self._record_partners(record)
+        if email in (partners | record_partners).mapped("email_normalized"):
+            return True
+        # a contact of the record partner's company (the vendor's buyer, not on the order)
+        companies = record_partners.commercial_partner_id
+        if companies and self.env["res.partner"].search_count(
+                [("email_normalized", "=", email), ("commercial_partner_id", "in", companies.ids)], limit=1):
             return True
         # email_from holds 'Name <address>' as the sender wrote it: compared as text,
         # case aside, never as a pattern ('%@%' is a valid address).
@@ -156,6 +185,33 @@ class RoutingLookup:
             ("email_from", "=ilike", address), ("email_from", "=ilike", f"%<{address}>"),
         ], limit=1))
 
+    def records_by_reference(self, tokens, models, companies):
+        """One query per model, on the reference field with ``IN``: the tokens as written,
+        upper- and lower-case (Odoo's sequences are upper-case; a LIKE, even escaped,
+        could use no btree index). Archived records are not looked at."""
+        fields = dict(self.env["mail.thread"]._mail_router_reference_fields())
+        values = list(dict.fromkeys(value for token in tokens for value in (token, token.upper(), token.lower())))
+        found = []
+        for model in models:
+            Model, field = self.env[model], fields[model]
+            domain = [(field, "in", values)]
+            if company_field := Model._mail_get_company_field():
+                domain.append((company_field, "in", [*companies, False]))
+            found += [Referenced(model, record.id, record[field])
+                      for record in Model.search_fetch(domain, [field], limit=2, order="id")]
+        return found
+
+    def partner_domains(self, model, res_id):
+        record = self.env[model].browse(res_id)
+        emails = self._record_partners(record).commercial_partner_id.mapped("email_normalized")
+        return frozenset(email.rpartition("@")[2] for email in emails if email)
+
+    def _record_partners(self, record):
+        """The record's partners (customer, vendor: stock's _mail_get_partners)."""
+        if not hasattr(record, "_mail_get_partners"):
+            return self.env["res.partner"]
+        return record._mail_get_partners()[record.id]
+
     # ------------------------------------------------------------------
     # routing.admission.Gate
     # ------------------------------------------------------------------
@@ -164,12 +220,12 @@ class RoutingLookup:
         """As stock's route check: a reply needs message_update (or falls back on a new
         record), a new record message_new."""
         if target.model not in self.env:
-            return f"{target.model} is not a model of this database"
+            return f"the model {target.model} is not installed in this database"
         Model = self.env[target.model]
         if target.res_id and (hasattr(Model, "message_update") or hasattr(Model, "message_new")):
             return None
         if not hasattr(Model, "message_new"):
-            return f"{target.model} takes no new records by mail"
+            return f"no {self.model_name(target.model)} is created by mail"
         return None
 
     def contact_refusal(self, target):
@@ -186,11 +242,12 @@ class RoutingLookup:
         message_dict = self._message_dict(target, holder)
         error = holder._alias_get_error(self.message, message_dict, alias)
         if error:
-            return Refusal(target, f"the contact policy of alias {alias.alias_name} refuses it: "
+            return Refusal(target, f"the alias {alias.display_name} refuses the sender: "
                                    f"{error.message or 'unknown error'}",
-                           told_by="alias", config_error=error.is_config_error)
+                           told_by="alias", config_error=error.is_config_error,
+                           cause=Cause.NOT_RECEIVING if error.is_config_error else Cause.CONTACT_POLICY)
         reason = self.env[target.model].browse(target.res_id or [])._mail_router_refusal(self.message, message_dict)
-        return reason and Refusal(target, reason, told_by="model")
+        return reason and Refusal(target, reason, told_by="model", cause=Cause.MODEL_RULE)
 
     def created_recently(self, models, minutes):
         """Stock's count (_detect_loop_sender): records the sender created lately, per

@@ -19,16 +19,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from .chain import Decision, Lookup, Refusal, RoutingConfig, Target
+from .chain import Decision, Lookup, Names, Refusal, RoutingConfig, Target
 from .chain import looked_at as chain_looked_at
 from .chain import trace as chain_trace
 from .hygiene import answers_loop_notice
 from .incoming import IncomingMail
 from .message_id import MessageIdCodec
-from .outcome import Outcome
+from .outcome import Cause, Outcome
 
 
-class Gate(Protocol):
+class Gate(Names, Protocol):
     """What admission asks the database about one mail; the ORM layer implements it."""
 
     def acceptance_refusal(self, target: Target) -> str | None:
@@ -91,9 +91,9 @@ def looked_at(stage: str, mail: IncomingMail) -> str:
     sender = mail.from_email or '(no sender)'
     return {
         'loop_headers': 'In-Reply-To and References: whether they answer our loop-detection notice',
-        'acceptance': 'whether each target model takes mail (message_new, message_update)',
-        'contact_policy': f"each alias's contact policy for {sender}, and the target model's own rule",
-        'throttling': f'how many records {sender} created lately (mail.gateway.loop.minutes, .threshold)',
+        'acceptance': 'whether each target takes mail: a new record, or a reply',
+        'contact_policy': f"each alias's Accept Emails From for {sender}, and the target's own rule",
+        'throttling': f'how many records {sender} created by mail lately',
     }.get(stage) or chain_looked_at(stage, mail)
 
 
@@ -105,13 +105,13 @@ def loop_headers(decision: Decision, mail: IncomingMail, gate: Gate, config: Rou
     ids = mail.in_reply_to + mail.references
     if answers_loop_notice(ids):
         return Decision(Outcome.LOOP, (), next(i for i in ids if answers_loop_notice((i,))),
-                        'an answer to our own loop-detection notice: routing it could loop',
+                        'an answer to our own loop-detection notice: routing it could make a loop',
                         authentication=decision.authentication)
     return None
 
 
 def acceptance(decision: Decision, mail: IncomingMail, gate: Gate, config: RoutingConfig) -> Decision | None:
-    refusals = [Refusal(target, reason) for target in decision.targets
+    refusals = [Refusal(target, reason, cause=Cause.NOT_RECEIVING) for target in decision.targets
                 if (reason := gate.acceptance_refusal(target))]
     return _without(decision, refusals)
 
@@ -130,10 +130,11 @@ def throttling(decision: Decision, mail: IncomingMail, gate: Gate, config: Routi
     created = gate.created_recently(models, config.loop_minutes)
     if created < config.loop_threshold:
         return None
+    kinds = ' or '.join(gate.model_name(model) for model in models)
     return Decision(Outcome.THROTTLED, (), mail.from_email,
-                    f'{mail.from_email} created {created} records of {", ".join(models)} in the last '
-                    f'{config.loop_minutes} minutes, the most allowed being {config.loop_threshold - 1} '
-                    '(mail.gateway.loop.threshold)', authentication=decision.authentication)
+                    f'{mail.from_email} created {created} records ({kinds}) by mail in the last '
+                    f'{config.loop_minutes} minutes, and at most {config.loop_threshold - 1} are allowed: '
+                    'it may be a robot', authentication=decision.authentication)
 
 
 STAGES: tuple[Stage, ...] = (loop_headers, acceptance, contact_policy, throttling)
@@ -147,8 +148,9 @@ def _without(decision: Decision, refusals: list[Refusal]) -> Decision | None:
     refused = {refusal.target for refusal in refusals}
     kept = tuple(target for target in decision.targets if target not in refused)
     reasons = '; '.join(refusal.reason for refusal in refusals)
+    cause = refusals[0].cause  # of what refused the last targets: what to do about it
     refusals = decision.refusals + tuple(refusals)
     if kept:
         return replace(decision, targets=kept, reason=f'{decision.reason}; not {reasons}', refusals=refusals)
     return replace(decision, stage=Outcome.REFUSED, targets=(), reason=f'{decision.reason}; refused: {reasons}',
-                   refusals=refusals)
+                   refusals=refusals, cause=cause)

@@ -1,8 +1,10 @@
 """The administrator's story against a real Dovecot, in a real browser (tour
-mail_router_fetch, mail_router/static/tests/tours): the fetch cron's form says why it is
-off; an incoming server made in the form, Test & Confirm with a wrong password (the Health
-tab keeps the error), then the right one; Run Manually on "Mail: Fetchmail Service"; the
-routing log; the reply in its record's chatter; the quarantine from General Settings.
+mail_router_fetch, mail_router/static/tests/tours), without developer mode, from the menu
+Settings > Mail Routing: the fetch cron's form (Scheduled Fetch) says why it is off; an
+incoming server made in the form, Test & Confirm with a wrong password (a dialog names the
+cause, the Health tab keeps it, the list shows the server in red), then the right one; Run
+Manually on "Mail: Fetchmail Service"; the routing log; the reply in its record's chatter;
+the quarantine from General Settings.
 
 The system suite runs it (systemtests/test_operator_tour.py): it starts Dovecot and passes
 it in MAIL_ROUTER_TOUR_DOVECOT; without that variable the test is skipped, and its tags
@@ -87,7 +89,7 @@ class TestFetchTour(HttpCase):
         self.deliver(REPLY.format(stamp=stamp, in_reply_to=note_id))
         self.deliver(STRAY.format(stamp=stamp))
 
-        url = "/odoo/settings?debug=1"
+        url = "/odoo"  # Odoo's home, without developer mode, as a new administrator starts
         options = {"stepDelay": 0, "keepWatchBrowser": False, "debug": False, "startUrl": url}
         # the tour types the server's coordinates: it reads them from the session storage
         code = (f"sessionStorage.setItem('mail_router_dovecot', {json.dumps(json.dumps(self.dovecot))});"
@@ -99,8 +101,8 @@ class TestFetchTour(HttpCase):
         server = env["fetchmail.server"].search([("name", "=", "Dovecot")])
         self.assertEqual(server.state, "done")
         self.assertTrue(server.last_success_date)
-        self.assertIn("refused the login", server.last_error, "the failed Test Connection stays in the Health tab")
-        self.assertEqual(server.consecutive_failures, 0, "a failed Test Connection is not a failed fetch")
+        self.assertIn("refused the login", server.last_error, "the failed Test & Confirm stays in the Health tab")
+        self.assertEqual(server.consecutive_failures, 0, "a failed Test & Confirm is not a failed fetch")
         self.assertIn("Re: Toner order", env["res.partner"].browse(supplier.id).message_ids.mapped("subject"))
         self.assertEqual(env["mail.router.quarantine"].search([("state", "=", "pending")]).mapped("subject"),
                          ["Lost invoice"])

@@ -14,7 +14,8 @@ class TestInstall(TransactionCase):
     def test_menus_only_for_administrators(self):
         menus = (self.env.ref("mail_router.mail_router_log_menu")
                  | self.env.ref("mail_router.mail_router_quarantine_menu"))
-        self.assertEqual(menus.parent_id, self.env.ref("base.menu_email"))
+        self.assertEqual(menus.parent_id, self.env.ref("mail_router.mail_router_menu_root"))
+        self.assertEqual(menus.parent_id.parent_id, self.env.ref("base.menu_administration"))
         self.assertEqual(menus.groups_id, self.env.ref("base.group_system"))
         user = self.env["res.users"].create({
             "name": "Internal", "login": "mail_router_internal",

@@ -7,7 +7,7 @@ from ..models.routing_lookup import RoutingLookup
 from ..routing import admission, chain
 from ..routing.admission import looked_at
 from ..routing.incoming import read_mail
-from ..routing.outcome import Outcome
+from ..routing.outcome import Cause, Outcome, advice, step_label
 
 
 class MailRouterSimulator(models.TransientModel):
@@ -30,6 +30,7 @@ class MailRouterSimulator(models.TransientModel):
     simulated = fields.Boolean(readonly=True)
     stage = fields.Selection(ROUTING_STAGES, readonly=True, help="The stage that decides, as in the routing log.")
     reason = fields.Char(readonly=True)
+    advice = fields.Char("What to Do", readonly=True)
     matched = fields.Char("Matched Value", readonly=True)
     target = fields.Reference(selection=mail_thread_models, readonly=True,
                               help="The existing record the mail would be posted on.")
@@ -54,9 +55,9 @@ class MailRouterSimulator(models.TransientModel):
         self.ensure_one()
         message, mail, unreadable = read_mail((self.raw_message or "").encode("utf-8"))
         if unreadable:
-            self._show([], Outcome.QUARANTINE, f"the mail cannot be parsed: {unreadable}")
+            self._show([], Outcome.QUARANTINE, f"the mail cannot be parsed: {unreadable}", cause=Cause.UNREADABLE)
         elif not self.retry and self._already_processed(mail.message_id):
-            self._show([], Outcome.DUPLICATE, f"{mail.message_id} was already processed: it would be skipped")
+            self._show([], Outcome.DUPLICATE, "a mail with this Message-ID was already processed: it would be skipped")
         else:
             Thread = self.env["mail.thread"]
             lookup = RoutingLookup(self.env, message, mail)
@@ -70,6 +71,7 @@ class MailRouterSimulator(models.TransientModel):
             "view_mode": "form",
             "target": "new",
             "name": self.env._("Routing Simulator"),
+            "context": {"dialog_size": "extra-large"},
         }
 
     def _already_processed(self, message_id):
@@ -78,14 +80,14 @@ class MailRouterSimulator(models.TransientModel):
                     or self.env["mail.message"].sudo().search_count([("message_id", "=", message_id)], limit=1))
 
     def _outcome(self, decision):
-        """(stage, reason, matched, target record, what it would reach) of the deciding stage."""
+        """(stage, reason, matched, target record, what it would reach, cause) of the deciding stage."""
         target = next(iter(decision.targets), None)
         record = self.env[target.model].browse(target.res_id) if target and target.res_id else None
         reached = ", ".join(
             self.env[t.model].browse(t.res_id).display_name if t.res_id
             else self.env._("a new %(model)s", model=self.env["ir.model"]._get(t.model).name)
             for t in decision.targets)
-        return decision.stage, decision.reason, decision.matched, record, reached
+        return decision.stage, decision.reason, decision.matched, record, reached, decision.cause
 
     def _step_values(self, mail, steps):
         """One trace line per stage of the chain, then of admission: the ones run, and
@@ -96,18 +98,21 @@ class MailRouterSimulator(models.TransientModel):
         return [{
             "sequence": sequence,
             "stage": stage,
+            "label": step_label(stage),
             "looked_at": looked_at(stage, mail),
-            "outcome": ("not_reached" if stage not in run else "decided" if run[stage] is not None
+            "outcome": ("not_reached" if stage not in run else "decided" if isinstance(run[stage], chain.Decision)
                         else "passed" if stage in admitting else "no_match"),
+            # a stage of the chain that found something and did not act on it says why (chain.Pass)
             "result": run.get(stage) and run[stage].reason,
         } for sequence, stage in enumerate(stages)]
 
-    def _show(self, step_values, stage, reason, matched=None, record=None, reached=None):
+    def _show(self, step_values, stage, reason, matched=None, record=None, reached=None, cause=None):
         self.step_ids.unlink()
         self.write({
             "simulated": True,
             "stage": stage,
             "reason": reason,
+            "advice": advice(stage, cause),
             "matched": matched,
             "target": record and f"{record._name},{record.id}",
             "target_description": reached,

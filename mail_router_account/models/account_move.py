@@ -22,3 +22,7 @@ class AccountMove(models.Model):
         if not self and not any(True for _part in message.iter_attachments()):
             return self.env._("a new journal entry is created by mail only from a mail with an attachment")
         return super()._mail_router_refusal(message, message_dict)
+
+    def _mail_router_reference_field(self):
+        """INV/2026/00012, BILL/2026/00007: a mail naming its number reaches the invoice or bill."""
+        return "name"

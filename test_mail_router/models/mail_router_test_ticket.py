@@ -15,6 +15,10 @@ class MailRouterTestTicket(models.Model):
     email_from = fields.Char()
     partner_id = fields.Many2one("res.partner")
 
+    def _mail_router_reference_field(self):
+        # "PO0001": a Subject naming a ticket reaches it (the subject_reference stage)
+        return "name"
+
     @api.constrains("name")
     def _check_name(self):
         # Lets the tests make message_new fail the way a real model's constraint does.

@@ -16,6 +16,8 @@ from . import test_routing_simulator
 from . import test_quarantine_triage
 from . import test_operator_access
 from . import test_operator_browser
+from . import test_operator_screens
 from . import test_pipeline_one_pass
 from . import test_operator_fetching
 from . import test_mail_group
+from . import test_subject_reference

@@ -96,6 +96,7 @@ class Targets:
     senders: tuple[str, ...]        # partners the database knows
     stored_ids: tuple[str, ...]     # Message-IDs of messages on records
     signed_ids: tuple[str, ...]     # ids of our form with no stored message: valid, bad, of no record
+    references: tuple[str, ...]     # references of records (their name), for a Subject to name them
 
 
 def mostly(values, common=1):
@@ -120,8 +121,10 @@ class Delivery:
 
 def incoming_mails(targets, corpus=None):
     """Deliveries of real mails mutated (``corpus``: file name -> bytes, when there are
-    some), well-formed mail that routes (replies, alias mail) lightly broken, and hostile mail."""
-    kinds = [mutated_mail(well_formed_mail(targets), targets), hostile_mail(targets)]
+    some), well-formed mail that routes (replies, alias mail, mail that lost its thread
+    headers and names its record in the Subject) lightly broken, and hostile mail."""
+    kinds = [mutated_mail(well_formed_mail(targets), targets), mutated_mail(lost_thread_mail(targets), targets),
+             hostile_mail(targets)]
     if corpus:
         kinds.append(mutated_mail(st.sampled_from(sorted(corpus)).map(corpus.__getitem__), targets))
     return st.builds(Delivery, st.one_of(*kinds), st.sampled_from((None, "mail.router.test.ticket")),
@@ -183,6 +186,19 @@ def reference_lists(targets):
                      st.sampled_from(("last", "first", "nowhere")), st.sampled_from((b"\r\n ", b" ", b"")))
 
 
+# How a Subject names a record: as Odoo's mail does, as a reply or forward, in brackets,
+# lower-case, beside words with digits that name nothing.
+SUBJECT_FORMS = ("{}", "Re: {}", "RE: Fwd: AW: [{}] delivery", "My Company Order (Ref {})",
+                 "{} \N{EN DASH} delivery moved to Friday", "Re[2]: {}.", "2026-12-05: {} and X100")
+
+
+@functools.cache
+def naming_subjects(targets):
+    """Subjects naming a record by its reference (the subject_reference stage)."""
+    return st.builds(lambda form, reference, lower: form.format(reference.lower() if lower else reference),
+                     st.sampled_from(SUBJECT_FORMS), st.sampled_from(targets.references), st.booleans())
+
+
 @functools.cache
 def routing_fields(targets):
     """(name, strategy of its value or None: no such header) of the fields routing reads."""
@@ -190,7 +206,7 @@ def routing_fields(targets):
         (b"From", addresses(targets)),
         (b"To", address_lists(targets)),
         (b"Cc", address_lists(targets)),
-        (b"Subject", HEADER_TEXTS),
+        (b"Subject", st.one_of(HEADER_TEXTS, naming_subjects(targets).map(str.encode))),
         (b"Message-ID", message_ids(targets)),
         (b"In-Reply-To", st.one_of(known_ids(targets), message_ids(targets))),
         (b"References", reference_lists(targets)),
@@ -343,12 +359,24 @@ def well_formed(sender, recipient, subject, number, replied, text, html, attachm
 @functools.cache
 def well_formed_mail(targets):
     """A reply to a stored message or to one of ours, or mail to an alias or a plus
-    address, by a known sender or not; sometimes HTML and an attachment."""
+    address, by a known sender or not, its Subject naming a record or not; sometimes
+    HTML and an attachment."""
     return st.builds(
         well_formed, st.sampled_from((*targets.senders, "stranger@elsewhere.example")),
-        st.sampled_from(targets.recipients), clean_texts(40), st.integers(0, 2**32),
+        st.sampled_from(targets.recipients), st.one_of(clean_texts(40), naming_subjects(targets)),
+        st.integers(0, 2**32),
         st.none() | st.sampled_from(targets.stored_ids + targets.signed_ids), clean_texts(200),
         st.none() | clean_texts(40), st.none() | st.tuples(clean_texts(20), st.binary(max_size=64)))
+
+
+@functools.cache
+def lost_thread_mail(targets):
+    """A new mail, or a reply whose client dropped its thread headers, naming a record in
+    its Subject (the subject_reference stage), by a sender known to it or not."""
+    return st.builds(
+        well_formed, st.sampled_from((*targets.senders, "stranger@elsewhere.example")),
+        st.sampled_from(targets.recipients), naming_subjects(targets), st.integers(0, 2**32), st.none(),
+        clean_texts(200), st.none() | clean_texts(40), st.none() | st.tuples(clean_texts(20), st.binary(max_size=64)))
 
 
 def set_header(raw, name, value):
@@ -386,8 +414,10 @@ def mutation_lists(targets):
     """A few changes to a mail, each (kind, where, data): bytes in, out, or moved; a
     charset or boundary changed; a header set to a value that routes, or to a hostile one."""
     on_bytes = st.tuples(st.sampled_from(sorted(BYTE_MUTATIONS)), st.floats(0, 1), MUTATION_DATA)
-    routing = st.tuples(st.just("header"), st.sampled_from((b"To", b"In-Reply-To", b"References")),
-                        ours(targets.recipients + targets.stored_ids + targets.signed_ids))
+    routing = st.one_of(
+        st.tuples(st.just("header"), st.sampled_from((b"To", b"In-Reply-To", b"References")),
+                  ours(targets.recipients + targets.stored_ids + targets.signed_ids)),
+        st.tuples(st.just("header"), st.just(b"Subject"), naming_subjects(targets).map(str.encode)))
     hostile = st.tuples(st.just("header"), st.sampled_from((*HEADER_NAMES, b"Content-Transfer-Encoding")),
                         st.one_of(HEADER_TEXTS, addresses(targets), message_ids(targets)))
     return st.lists(st.one_of(on_bytes, routing, hostile), max_size=3)

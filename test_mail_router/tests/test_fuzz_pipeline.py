@@ -126,8 +126,8 @@ class TestFuzzPipeline(MailRouterCase):
     @classmethod
     def _targets(cls):
         """Records, messages and addresses for fuzzed mail to reach: replies to stored
-        messages, signed ids, plus addresses, the alias, our own addresses, a sender
-        who already created too many records (throttled)."""
+        messages, signed ids, plus addresses, the alias, our own addresses, subjects
+        naming the tickets, a sender who already created too many records (throttled)."""
         Ticket = cls.env[TICKET]
         stored = [ticket.with_user(cls.user_employee).message_post(
             body="Our RFQ", message_type="comment", subtype_xmlid="mail.mt_comment").message_id
@@ -148,6 +148,7 @@ class TestFuzzPipeline(MailRouterCase):
             senders=(cls.vendor.email, flooder, cls.user_employee.email),
             stored_ids=tuple(stored),
             signed_ids=tuple(signed),
+            references=(cls.ticket.name, cls.other_ticket.name, "PO9999"),
         )
 
     def test_no_mail_escapes_or_is_lost(self):

@@ -9,8 +9,8 @@ from lxml import etree
 from odoo.tests import TransactionCase, tagged
 
 FETCH_CRON = "mail.ir_cron_mail_gateway_action"
-NO_SERVER = ("No active incoming mail server is confirmed: confirm one with Test Connection "
-             "(Settings > Technical > Email > Incoming Mail Servers) and this scheduled action turns on.")
+NO_SERVER = ("No active incoming mail server is confirmed: confirm one with Test & Confirm "
+             "(Settings > Mail Routing > Incoming Mail Servers) and this scheduled action turns on.")
 
 
 @tagged("post_install", "-at_install", "mail_router")
@@ -109,7 +109,7 @@ class TestMailRouterSettings(TransactionCase):
                 self.assertTrue(fields[name].help)
         arch = etree.fromstring(self.env.ref("mail_router.res_config_settings_view_form").arch)
         settings = arch.xpath("//setting[starts-with(@id, 'mail_router')]")
-        self.assertEqual(len(settings), 6)
+        self.assertEqual(len(settings), 7)
         for setting in settings:
             with self.subTest(setting=setting.get("id")):
                 self.assertTrue(setting.get("help"))

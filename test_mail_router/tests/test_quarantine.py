@@ -49,7 +49,7 @@ class TestQuarantine(MailRouterCase):
             server.object_id = self.env["ir.model"]._get("res.partner")
 
         cases = [  # reason, recipient, what breaks it, what fixes it, subject
-            ("contact policy", self.address("tickets"), refuse_strangers, make_known, "Policy"),
+            ("refuses the sender", self.address("tickets"), refuse_strangers, make_known, "Policy"),
             ("not validly signed", self.address(f"tickets+{self.ticket.id}"), None, make_known, "Plus"),
             ("processing failed", self.address("nobody"), None, default_to_partners, "REJECTED by tickets"),
         ]

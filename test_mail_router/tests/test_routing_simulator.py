@@ -26,12 +26,12 @@ class TestRoutingSimulator(MailRouterCase):
         simulator = self.simulate(self.incoming(self.catchall, "Re: RFQ", In_Reply_To=rfq.message_id))
         self.assertEqual((simulator.stage, simulator.target, simulator.matched),
                          ("in_reply_to", self.ticket, rfq.message_id))
-        self.assertIn("a stored message", simulator.reason)
+        self.assertEqual(simulator.reason, f"a reply (In-Reply-To) to a message posted on {self.ticket.display_name}")
         steps = simulator.step_ids
         self.assertEqual(steps.mapped("outcome")[:3], ["no_match", "no_match", "decided"])
-        self.assertEqual(set(steps[3:8].mapped("outcome")), {"not_reached"}, "the chain stops at the first decision")
-        self.assertEqual(steps[8:].mapped("stage"), ["loop_headers", "acceptance", "contact_policy", "throttling"])
-        self.assertEqual(set(steps[8:].mapped("outcome")), {"passed"}, "admission then checks the target")
+        self.assertEqual(set(steps[3:9].mapped("outcome")), {"not_reached"}, "the chain stops at the first decision")
+        self.assertEqual(steps[9:].mapped("stage"), ["loop_headers", "acceptance", "contact_policy", "throttling"])
+        self.assertEqual(set(steps[9:].mapped("outcome")), {"passed"}, "admission then checks the target")
         self.assertIn(rfq.message_id, steps[2].looked_at)
 
     def test_an_alias_mail_would_create_a_record(self):
@@ -44,8 +44,8 @@ class TestRoutingSimulator(MailRouterCase):
         simulator = self.simulate(self.incoming(self.address("nobody"), "Lost"))
         self.assertEqual(simulator.stage, "quarantine")
         self.assertIn("no default model", simulator.reason)
-        self.assertEqual(len(simulator.step_ids), 12, "8 stages of the chain, 4 of admission")
-        self.assertEqual(simulator.step_ids[7].outcome, "decided")
+        self.assertEqual(len(simulator.step_ids), 13, "9 stages of the chain, 4 of admission")
+        self.assertEqual(simulator.step_ids[8].outcome, "decided")
         self.assertTrue(all(step.looked_at for step in simulator.step_ids))
 
     def test_the_server_default_model_is_used(self):
@@ -93,13 +93,16 @@ class TestSimulatorAgreesWithTheGateway(MailRouterCase):
             "answer to our loop notice": self.incoming(
                 self.address("tickets"), "Re: too many", References="<1.2-loop-detection-bounce-email@x.example>"),
             "nowhere": self.incoming(self.address("nobody"), "Lost"),
+            "by subject": self.incoming(self.catchall, "Re: PO0001, without thread headers"),
+            "by subject, from a stranger": self.incoming(self.catchall, "Re: PO0001", email_from="x@evil.example"),
         }
         # the flood's first two tickets: the threshold is 2
         for subject in ("Flood 1", "Flood 2"):
             self.process(self.incoming(self.address("tickets"), subject, email_from="flood@spam.example"))
         expected = {"reply": "in_reply_to", "new ticket": "throttled", "stranger to partners only": "refused",
                     "known partner to partners only": "alias", "past the threshold": "throttled",
-                    "auto-reply": "auto_reply", "answer to our loop notice": "loop", "nowhere": "quarantine"}
+                    "auto-reply": "auto_reply", "answer to our loop notice": "loop", "nowhere": "quarantine",
+                    "by subject": "subject_reference", "by subject, from a stranger": "quarantine"}
         for name, raw in mails.items():
             with self.subTest(mail=name):
                 simulator = self.env["mail.router.simulator"].create({"raw_message": raw.decode()})

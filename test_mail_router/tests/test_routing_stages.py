@@ -75,7 +75,8 @@ class TestRoutingStages(MailRouterCase):
         self.alias.alias_contact = "partners"
         log = self.process(self.incoming(self.address("tickets"), "From a stranger", email_from="x@unknown.example"))
         self.assertEqual(log.stage, "refused")
-        self.assertIn("contact policy", log.reason)
+        self.assertIn(f"the alias {self.alias.display_name} refuses the sender: restricted to known authors",
+                      log.reason)
         # stock tells the stranger (at the Return-Path); the one bounce policy tells known partners only
         self.assertNotSentEmail()
         self.process(self.incoming(self.address("tickets"), "From a partner"))

@@ -353,3 +353,140 @@ class TestSeedModelsEndToEnd(TransactionCase):
         log = answer(tampered, "Mallory <mallory@elsewhere.example>", "Forged prices")
         self.assertEqual(log.stage, "quarantine")
         self.assertNotIn("Forged prices", po.message_ids.mapped("subject"))
+
+    # ------------------------------------------------------------------
+    # Mail that lost its thread: the record's reference in the Subject
+    # ------------------------------------------------------------------
+
+    def by_subject(self, to, sender, subject, **headers):
+        """A new mail (no thread header unless ``headers`` give some): its routing log entry."""
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = sender, to, subject
+        mail["Message-ID"] = email.utils.make_msgid(domain="vendor.example")
+        for name, value in headers.items():
+            mail[name.replace("_", "-")] = value
+        mail.set_content("Delivery moved to Friday.")
+        self.env["mail.thread"].sudo().message_process(False, mail.as_bytes(policy=policy.SMTP))
+        return self.env["mail.router.log"].search([], limit=1)
+
+    def purchase_order(self, partner=None, **values):
+        return self.env["purchase.order"].create({
+            "partner_id": (partner or self.contact).id,
+            "order_line": [(0, 0, {"product_id": self.product.id, "product_qty": 100, "price_unit": 1.0})],
+            **values})
+
+    def assertBySubject(self, log, record, token):
+        self.assertEqual((log.stage, log.matched, log.target_record), ("subject_reference", token, record), log.reason)
+        self.assertEqual((log.mail_message_id.model, log.mail_message_id.res_id), (record._name, record.id))
+        self.assertIn(f"Subject token {token} is the reference of {record._name},{record.id}", log.reason)
+
+    def test_new_mail_to_purchase_naming_the_po_lands_on_the_po(self):
+        """The vendor writes a new mail to purchase@ naming the PO: on the PO, no new RFQ;
+        the same from a stranger makes a new RFQ, and the log says why not by subject."""
+        po = self.purchase_order()
+        orders = self.env["purchase.order"].search_count([])
+        log = self.by_subject("purchase@company.example", f"Ann Vendor <{self.contact.email}>",
+                              f"{po.name} \N{EN DASH} delivery moved to Friday")
+        self.assertBySubject(log, po, po.name)
+        self.assertIn("known to the record", log.reason)
+        self.assertEqual(log.alias_id.alias_name, "purchase")
+        self.assertEqual(self.env["purchase.order"].search_count([]), orders, "no new RFQ")
+        self.assertEqual(log.mail_message_id.author_id, self.contact)
+
+        log = self.by_subject("purchase@company.example", "Mallory <mallory@elsewhere.example>",
+                              f"{po.name} \N{EN DASH} new bank account")
+        self.assertEqual(log.stage, "alias")
+        self.assertIn(f"not routed by subject: Subject token {po.name} is the reference of {po.display_name}, "
+                      "but the sender mallory@elsewhere.example is unknown to the record", log.reason)
+        self.assertNotIn(f"{po.name} \N{EN DASH} new bank account", po.message_ids.mapped("subject"))
+        self.assertEqual(self.env["purchase.order"].search_count([]), orders + 1, "a new RFQ, as from any stranger")
+
+    def test_reply_to_the_catchall_without_thread_headers_lands_by_its_subject(self):
+        """Outlook dropped In-Reply-To and References: the quotation's reference, in the
+        subject Odoo sent, routes the answer; a relay that rewrote them too."""
+        so = self.env["sale.order"].create({
+            "partner_id": self.contact.id, "order_line": [(0, 0, {"product_id": self.product.id})]})
+        subject = f"RE: {self.env.company.name} Quotation (Ref {so.name})"
+        log = self.by_subject("catchall@company.example", self.contact.email, subject)
+        self.assertBySubject(log, so, so.name)
+        log = self.by_subject("catchall@company.example", self.contact.email, f"Re: {so.name.lower()} again",
+                              In_Reply_To="<rewritten-by-a-relay@relay.example>",
+                              References="<rewritten-by-a-relay@relay.example>")
+        self.assertBySubject(log, so, so.name.lower())
+
+    def test_invoice_number_routes_an_answer_to_the_invoice(self):
+        """INV/2026/00012: an answer naming the invoice reaches it, with or without attachment."""
+        invoice = self.env["account.move"].create({
+            "move_type": "out_invoice", "partner_id": self.contact.id,
+            "invoice_line_ids": [(0, 0, {"product_id": self.product.id, "quantity": 1, "price_unit": 10.0})]})
+        invoice.action_post()
+        self.assertIn("/", invoice.name)
+        log = self.by_subject("catchall@company.example", self.contact.email, f"Paid: Invoice {invoice.name}")
+        self.assertBySubject(log, invoice, invoice.name)
+
+    def test_a_colleague_at_the_vendor_s_domain(self):
+        """With trusted authentication servers: a colleague of the vendor's company, no
+        contact yet, lands when DMARC passed for the vendor's domain; not when it failed;
+        never from a public domain; a contact of the vendor's company lands as any
+        sender known to the record."""
+        self.env["ir.config_parameter"].set_param("mail_router.trusted_authserv_ids", "mx.company.example")
+        vendor = self.env["res.partner"].create({"name": "Vendor Ltd", "is_company": True,
+                                                 "email": "info@vendor.example"})
+        self.contact.parent_id = vendor
+        po = self.purchase_order()
+        passed = "mx.company.example; spf=pass smtp.mailfrom=vendor.example; dmarc=pass header.from=vendor.example"
+        failed = "mx.company.example; spf=fail smtp.mailfrom=vendor.example; dmarc=fail header.from=vendor.example"
+        log = self.by_subject("catchall@company.example", "Carl <carl@vendor.example>", f"Re: {po.name}",
+                              Authentication_Results=passed)
+        self.assertBySubject(log, po, po.name)
+        self.assertIn("at vendor.example, the domain of the record's partner, DMARC passed for vendor.example",
+                      log.reason)
+        self.assertEqual(log.authentication, "DMARC passed for vendor.example per mx.company.example")
+        log = self.by_subject("catchall@company.example", "Carl <carl@vendor.example>", f"Re: {po.name} (forged)",
+                              Authentication_Results=failed)
+        self.assertEqual(log.stage, "quarantine")
+        self.assertIn("but DMARC failed for vendor.example per mx.company.example", log.reason)
+        self.assertNotIn(f"Re: {po.name} (forged)", po.message_ids.mapped("subject"))
+        # a contact of the vendor's company, not on the order: known, as for record addresses
+        self.env["res.partner"].create({"name": "Dora", "email": "dora@vendor.example", "parent_id": vendor.id})
+        log = self.by_subject("catchall@company.example", "dora@vendor.example", f"{po.name} from Dora",
+                              Authentication_Results=passed)
+        self.assertBySubject(log, po, po.name)
+        self.assertIn("known to the record", log.reason)
+        # a vendor at gmail.com: gmail.com is no organisation
+        solo = self.env["res.partner"].create({"name": "Solo Trader", "email": "solo.trader@gmail.com"})
+        solo_po = self.purchase_order(partner=solo)
+        gmail = "mx.company.example; dkim=pass header.d=gmail.com; dmarc=pass header.from=gmail.com"
+        log = self.by_subject("catchall@company.example", "someone.else@gmail.com", f"Re: {solo_po.name}",
+                              Authentication_Results=gmail)
+        self.assertEqual(log.stage, "quarantine")
+        self.assertIn("gmail.com is a public mail domain", log.reason)
+        log = self.by_subject("catchall@company.example", "solo.trader@gmail.com", f"Re: {solo_po.name}",
+                              Authentication_Results=gmail)
+        self.assertBySubject(log, solo_po, solo_po.name)
+
+    def test_the_same_reference_in_two_models(self):
+        """A quotation named as a PO: to the catchall, ambiguous (quarantined, the log says
+        why); to purchase@, the alias narrows it to the PO."""
+        po = self.purchase_order()
+        so = self.env["sale.order"].create({"partner_id": self.contact.id, "name": po.name})
+        log = self.by_subject("catchall@company.example", self.contact.email, f"Re: {po.name}")
+        self.assertEqual(log.stage, "quarantine")
+        self.assertIn(f"names more than one record (purchase.order,{po.id} by {po.name}, "
+                      f"sale.order,{so.id} by {po.name})", log.reason)
+        log = self.by_subject("purchase@company.example", self.contact.email, f"Re: {po.name}")
+        self.assertBySubject(log, po, po.name)
+        log = self.by_subject("sales@company.example", self.contact.email, f"Re: {po.name}")
+        self.assertBySubject(log, so, po.name)
+
+    def test_a_record_of_another_company_only_through_its_own_domain(self):
+        """A company with an alias domain of its own: its PO is not reached through the
+        first company's catchall, only through its own."""
+        other_domain = self.env["mail.alias.domain"].create({"name": "other.example", "catchall_alias": "catchall"})
+        other = self.env["res.company"].create({"name": "Other Co", "alias_domain_id": other_domain.id})
+        po = self.purchase_order(company_id=other.id)
+        log = self.by_subject("catchall@company.example", self.contact.email, f"Re: {po.name} (wrong company)")
+        self.assertEqual(log.stage, "quarantine")
+        self.assertNotIn("not routed by subject", log.reason, "a record of another company is not even named")
+        log = self.by_subject("catchall@other.example", self.contact.email, f"Re: {po.name}")
+        self.assertBySubject(log, po, po.name)

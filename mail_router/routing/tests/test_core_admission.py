@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_core_chain import CODEC, CONFIG, PO, PO_RFQ, FakeLookup, mail
+from test_core_chain import CODEC, CONFIG, MODEL_NAMES, PO, PO_RFQ, FakeLookup, mail
 
 from routing.admission import STAGES, admit, judge, trace
 from routing.chain import Decision, Refusal, Target, decide
@@ -34,6 +34,12 @@ class FakeGate:
     def created_recently(self, models, minutes):
         return self.created
 
+    def record_name(self, model, res_id):
+        return f'{self.model_name(model)} #{res_id}'
+
+    def model_name(self, model):
+        return MODEL_NAMES.get(model, model)
+
 
 def alias_decision(*targets):
     return Decision(Outcome.ALIAS, targets, 'purchase@example.com', 'mail to alias purchase (new purchase.order)')
@@ -45,11 +51,11 @@ def test_a_target_that_takes_the_mail_is_admitted_unchanged():
 
 
 @pytest.mark.parametrize('gate, stage, reason', [
-    (FakeGate(no_mail={'purchase.order': 'purchase.order takes no new records by mail'}), 'refused',
-     'purchase.order takes no new records by mail'),
-    (FakeGate(refusing={1: 'alias purchase is restricted to known partners'}), 'refused',
-     'alias purchase is restricted to known partners'),
-    (FakeGate(created=20), 'throttled', 'vendor@supplier.example created 20 records of purchase.order'),
+    (FakeGate(no_mail={'purchase.order': 'no Purchase Order is created by mail'}), 'refused',
+     'no Purchase Order is created by mail'),
+    (FakeGate(refusing={1: 'the alias purchase@example.com refuses the sender: restricted to known authors'}),
+     'refused', 'the alias purchase@example.com refuses the sender: restricted to known authors'),
+    (FakeGate(created=20), 'throttled', 'vendor@supplier.example created 20 records (Purchase Order) by mail'),
 ])
 def test_a_refused_target_refuses_the_mail(gate, stage, reason):
     verdict = admit(alias_decision(NEW_RFQ), mail(), gate, CONFIG)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.chain import STAGES, Alias, Decision, RoutingConfig, Target, decide
+from routing.chain import STAGES, Alias, Decision, Referenced, RoutingConfig, Target, decide
 from routing.incoming import IncomingMail
 from routing.message_id import MessageIdCodec
 
@@ -43,6 +43,11 @@ PO_TAG = CODEC.record_address_tag('purchase.order', 123)
 BAD_TAG = '123-0000000000000000'
 
 
+# how the screens call the models (ir.model's description)
+MODEL_NAMES = {'purchase.order': 'Purchase Order', 'sale.order': 'Sales Order', 'crm.lead': 'Lead/Opportunity',
+               'project.task': 'Task', 'hr.applicant': 'Applicant', 'helpdesk.ticket': 'Helpdesk Ticket'}
+
+
 @dataclass
 class FakeLookup:
     """The database as dicts; counts the calls that must happen once per mail."""
@@ -56,6 +61,12 @@ class FakeLookup:
         ('purchase.order', 123), ('purchase.order', 124), ('sale.order', 456), ('project.task', 77)})
     known: set = field(default_factory=lambda: {('purchase.order', 123, 'vendor@supplier.example')})
     aliases: tuple = (PURCHASE, SALES, SUPPORT, JOBS, BOARD, ARCHIVE)
+    # (model, res_id) -> (its reference, its company id or None)
+    references: dict = field(default_factory=lambda: {
+        ('purchase.order', 123): ('P00123', 1), ('purchase.order', 124): ('P00124', 1),
+        ('sale.order', 456): ('S00456', 1)})
+    # (model, res_id) -> the domains of its partners' companies
+    domains: dict = field(default_factory=lambda: {('purchase.order', 123): {'supplier.example'}})
     calls: list = field(default_factory=list)
 
     def threads_by_message_ids(self, message_ids):
@@ -74,13 +85,29 @@ class FakeLookup:
     def sender_known_to(self, model, res_id, email):
         return (model, res_id, email) in self.known
 
+    def records_by_reference(self, tokens, models, companies):
+        self.calls.extend(('records_by_reference', model, tuple(tokens)) for model in models)  # a query each
+        folded = {token.casefold() for token in tokens}
+        return [Referenced(model, res_id, reference)
+                for (model, res_id), (reference, company) in self.references.items()
+                if model in models and reference.casefold() in folded and company in {None, *companies}]
+
+    def partner_domains(self, model, res_id):
+        return self.domains.get((model, res_id), set())
+
+    def record_name(self, model, res_id):
+        return f'{MODEL_NAMES.get(model, model)} #{res_id}'
+
+    def model_name(self, model):
+        return MODEL_NAMES.get(model, model)
+
 
 def mail(*, in_reply_to=(), references=(), sender='vendor@supplier.example',
-         to=('catchall@example.com',), cc=(), kind=None) -> IncomingMail:
+         to=('catchall@example.com',), cc=(), kind=None, subject='Re: RFQ') -> IncomingMail:
     return IncomingMail(
         message_id='<new@supplier.example>', message_id_synthetic=False, in_reply_to=tuple(in_reply_to),
         references=tuple(references), from_email=sender, recipients=tuple(to) + tuple(cc), to=tuple(to),
-        subject='Re: RFQ', kind=kind)
+        subject=subject, kind=kind)
 
 
 PO = Target('purchase.order', 123, parent_id=501)
@@ -233,7 +260,8 @@ def test_stage_table(incoming, config, stage, targets, matched):
 
 def test_the_stages_run_in_the_order_of_the_spec():
     assert [stage.__name__ for stage in STAGES] == [
-        'bounce', 'loop', 'in_reply_to', 'references', 'auto_reply', 'record_address', 'alias', 'catchall']
+        'bounce', 'loop', 'in_reply_to', 'references', 'auto_reply', 'record_address', 'subject_reference', 'alias',
+        'catchall']
 
 
 @pytest.mark.parametrize('to, bounce_sender', [
@@ -324,7 +352,31 @@ def test_every_mail_gets_one_explained_decision(in_reply_to, references, to, kin
     decision = decide(mail(in_reply_to=in_reply_to, references=references, to=to, kind=kind),
                       FakeLookup(), CODEC, config)
     assert isinstance(decision, Decision) and decision.reason
+    # in words: records and models by the names the screens give them
+    assert not any(model in decision.reason for model in MODEL_NAMES), decision.reason
+    # quarantined with a cause, for the advice on what to do
+    assert (decision.cause is not None) == (decision.stage == 'quarantine')
     assert decision.stage in {stage.__name__ for stage in STAGES} - {'catchall'} | {'catchall_default', 'quarantine'}
     assert bool(decision.targets) == (decision.stage not in {'bounce', 'loop', 'auto_reply', 'quarantine'})
     if kind == 'auto_reply':  # never creates a record
         assert all(target.res_id is not None for target in decision.targets)
+
+
+def test_the_reason_names_records_and_models_as_the_screens_do():
+    lookup = FakeLookup()
+    reply = decide(mail(in_reply_to=[PO_RFQ]), lookup, CODEC, CONFIG)
+    assert reply.reason == 'a reply (In-Reply-To) to a message posted on Purchase Order #123'
+    new = decide(mail(to=['purchase@example.com']), lookup, CODEC, CONFIG)
+    assert new.reason == 'mail to the alias purchase@example.com: a new Purchase Order'
+    by_default = decide(mail(), lookup, CODEC, WITH_DEFAULT)
+    assert by_default.reason.startswith('no thread or alias matched: a new Lead/Opportunity')
+
+
+@pytest.mark.parametrize('to, said', [
+    (['nobody@example.com'], 'there is no alias nobody@example.com'),
+    (['catchall@example.com'], 'it was sent to the catchall catchall@example.com'),
+    (['x@other.example'], 'none of its recipients (x@other.example) is one of our addresses'),
+])
+def test_an_unrouted_mail_says_which_address_routed_nowhere(to, said):
+    decision = decide(mail(to=to), FakeLookup(), CODEC, CONFIG)
+    assert said in decision.reason and decision.cause == 'no_route'
