@@ -17,6 +17,7 @@
         "views/mail_router_quarantine_views.xml",
         "wizards/mail_router_quarantine_route_views.xml",
         "wizards/mail_router_simulator_views.xml",
+        "report/mail_router_flow_report_views.xml",
         "views/mail_router_menus.xml",
         "views/res_config_settings_views.xml",
     ],

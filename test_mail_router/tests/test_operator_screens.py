@@ -17,6 +17,7 @@ from .common import MailRouterCase
 # Settings > Mail Routing > ...: every operator screen, and the action it opens
 SCREENS = {
     "mail_router.mail_router_log_menu": "mail_router.mail_router_log_action",
+    "mail_router.mail_router_flow_report_menu": "mail_router.mail_router_flow_report_action",
     "mail_router.mail_router_quarantine_menu": "mail_router.mail_router_quarantine_action",
     "mail_router.mail_router_simulator_menu": "mail_router.mail_router_simulator_action",
     "mail_router.mail_router_server_menu": "mail.action_email_server_tree",

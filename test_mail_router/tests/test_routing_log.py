@@ -55,3 +55,20 @@ class TestRoutingLog(MailRouterCase):
         self.assertFalse(old_log.exists())
         self.assertFalse(old_quarantine.exists())
         self.assertEqual(self.env["mail.router.log"].search_count([("subject", "=", "Recent")]), 1)
+
+    def test_mail_flow_counts_each_day_and_its_delays(self):
+        self.env.cr.execute("DELETE FROM mail_router_log")
+        logs = self.env["mail.router.log"]
+        for subject in ("One", "Two", "Three"):
+            logs |= self.process(self.incoming(self.address("tickets"), subject))
+        logs |= self.process(self.incoming(self.address("nobody"), "Nowhere"))
+        self.assertEqual(logs.mapped("stage"), ["alias", "alias", "alias", "quarantine"])
+        for log, delay_ms in zip(logs, (1000, 2000, 3000, 10000)):
+            log.delay_ms = delay_ms
+        self.env.flush_all()
+        flow = self.env["mail.router.flow.report"].search([("date", "=", logs[0].create_date.date())])
+        self.assertRecordValues(flow, [{
+            "mail_count": 4, "routed_count": 3, "quarantined_count": 1, "other_count": 0,
+            "delay_median_s": 2.5,
+            "delay_p95_s": 8.95,  # 3 s + 0.85 of the way to 10 s, interpolated as percentile_cont does
+        }])
