@@ -32,6 +32,7 @@ ALIAS_DOMAIN = os.environ.get("MAIL_ROUTER_ALIAS_DOMAIN", "mail-router.localhost
 # HELPDESK, when its OCA module is there).
 APPS = "purchase,sale_management,crm"
 HELPDESK = "helpdesk_mgmt"
+SERVER_WIDE_MODULES = "base,web,mail_router"  # mail_router server-wide: its push listener runs
 # For `odoo-bin shell`, before the apps: their bridges make the seed's aliases at install,
 # on the alias domain. Stock gives a database's first alias domain to every company and
 # alias; without one, Message-IDs end in @localhost and no alias receives mail.
@@ -147,7 +148,9 @@ def main():
             return 1
         print(f"\nrun: Odoo on http://127.0.0.1:{port}/web/login  (login: admin, password: admin"
               " on a new database)\nrun: Ctrl-C stops Odoo and the database server.\n", flush=True)
-        return run_logged(odoo(f"--http-interface={http_port.INTERFACE}", f"--http-port={port}"))
+        # loaded server-wide, mail_router starts its push listener with the server
+        return run_logged(odoo(f"--http-interface={http_port.INTERFACE}", f"--http-port={port}",
+                               f"--load={SERVER_WIDE_MODULES}"))
 
 
 if __name__ == "__main__":
