@@ -19,14 +19,15 @@ START_SECONDS = 120
 
 class OdooServer:
     """``odoo-bin`` serving ``db`` (conftest's OdooDatabase), mail_router loaded server-wide
-    unless ``server_wide`` is False, with ``cron_threads`` cron threads; its log in ``log``."""
+    unless ``server_wide`` is False, with ``cron_threads`` cron threads (cron worker
+    processes in prefork mode: ``workers`` > 0); its log in ``log``."""
 
-    def __init__(self, db, log, *, cron_threads=1, server_wide=True):
+    def __init__(self, db, log, *, cron_threads=1, server_wide=True, workers=0):
         self.port = pgcluster.free_port()
         load = ["--load=base,web,mail_router"] if server_wide else []
         command = odoo_command(db.database, db.name, *load, f"--http-port={self.port}",
                                "--http-interface=127.0.0.1", f"--max-cron-threads={cron_threads}",
-                               "--log-level=info", data_dir=db.data_dir)
+                               f"--workers={workers}", "--log-level=info", data_dir=db.data_dir)
         self.log = Path(log)
         with self.log.open("w") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

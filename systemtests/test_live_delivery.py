@@ -48,10 +48,15 @@ def first_run_done(db, server_id):
     return db.query("SELECT count(*) FROM mail_router_fetch_run WHERE server_id = %s", [server_id])[0][0]
 
 
-def test_a_reply_appended_is_fetched_by_push(quiet_db, dovecot, tag, tmp_path):
+@pytest.mark.parametrize("workers", [0, 2], ids=["threaded", "prefork"])
+def test_a_reply_appended_is_fetched_by_push(quiet_db, dovecot, tag, tmp_path, workers):
     server_id = server_for(quiet_db, dovecot)
-    with running(quiet_db, tmp_path) as [odoo]:
-        wait_for(lambda: listening(quiet_db, server_id, odoo.owner), "the listener waits on the mailbox")
+    with running(quiet_db, tmp_path, workers=workers) as [odoo]:
+        # prefork: the listener is a process of its own beside the HTTP and cron workers
+        owner = odoo.owner if not workers else None
+        wait_for(lambda: listening(quiet_db, server_id, owner), "the listener waits on the mailbox")
+        if workers:
+            assert listener(quiet_db, server_id)[1] != odoo.owner, "not in the prefork server's own process"
         wait_for(lambda: first_run_done(quiet_db, server_id), "the job's first run")
         dovecot.append("INBOX", message(tag, 1))
         wait_for(lambda: posted(quiet_db, tag), f"the mail on its record (odoo log:\n{odoo.tail()})")
