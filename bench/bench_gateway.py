@@ -45,6 +45,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "bench")]
+import live  # noqa: E402
 import mails  # noqa: E402
 import pgcluster  # noqa: E402
 import report  # noqa: E402
@@ -237,13 +238,18 @@ def memory_benchmark(children, setups, sinks, workdir, stamp):
 
 
 def render(results):
-    parts = [f"## Fetch: {results['count']} mails per run\n",
-             report.fetch_table(report.summary(results["runs"]), results["runs_per_side"]),
-             "\nEach run:\n", report.runs_table(results["runs"])]
-    trouble = [f"- run {number} ({run['latency_ms']} ms, {run['database']}): {problem}"
-               for number, run in enumerate(results["runs"], 1) for problem in run["problems"]]
-    parts.append("\nChecks: " + ("every mail landed once on its PO, every notification reached the SMTP sink."
-                                 if not trouble else "PROBLEMS\n" + "\n".join(trouble)))
+    parts = []
+    if results.get("runs"):
+        parts = [f"## Fetch: {results['count']} mails per run\n",
+                 report.fetch_table(report.summary(results["runs"]), results["runs_per_side"]),
+                 "\nEach run:\n", report.runs_table(results["runs"])]
+        trouble = [f"- run {number} ({run['latency_ms']} ms, {run['database']}): {problem}"
+                   for number, run in enumerate(results["runs"], 1) for problem in run["problems"]]
+        parts.append("\nChecks: " + ("every mail landed once on its PO, every notification reached the SMTP sink."
+                                     if not trouble else "PROBLEMS\n" + "\n".join(trouble)))
+    if results.get("live"):
+        parts += ["\n## Live delivery: real Odoo server processes and their cron threads\n",
+                  report.live_tables(results["live"])]
     if results.get("routing"):
         parts += [f"\n## Routing decision with {results['routing']['rows']:,} more messages stored (median of 50)\n",
                   report.routing_table(results["routing"])]
@@ -264,10 +270,17 @@ def parse_args():
     parser.add_argument("--routing-rows", type=int, default=ROUTING_ROWS,
                         help=f"mail.message rows added for the routing benchmark ({ROUTING_ROWS:,})")
     parser.add_argument("--skip-memory", action="store_true", help="no 25 MB mail benchmark")
+    parser.add_argument("--skip-fetch", action="store_true", help="no fetch runs (one fetch per database)")
+    parser.add_argument("--skip-live", action="store_true",
+                        help="no live delivery benchmark (push, polling, fairness, drain with several Odoo "
+                             "processes and cron threads, 100 mailboxes)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the cluster and databases in DIR and reuse them next time (for a quick "
                              "re-run; after a change to mail_router's models, remove DIR)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not args.skip_live and args.count < live.ORDERS_NEEDED:
+        parser.error(f"the live benchmark needs --count {live.ORDERS_NEEDED} or more (or --skip-live)")
+    return args
 
 
 def main():
@@ -288,14 +301,19 @@ def main():
         children = Children(database, addons, data_dir, workdir, log_file)
         print(f"bench: addons copied (digest {results['addons_digest']}), logs in {log_file}", flush=True)
         sinks = {name: stack.enter_context(SmtpSink()) for name in MODULES}
-        dovecot = stack.enter_context(MultiUserDovecot(MODULES))
+        dovecot = stack.enter_context(MultiUserDovecot([*MODULES, *([] if args.skip_live else
+                                                                     live.mailbox_users(MODULES))]))
         proxy = stack.enter_context(DelayingProxy(dovecot.ports.imaps))
         setups = prepare_databases(children, args.count, keep)
-        results["runs"] = fetch_runs(children, setups, dovecot, proxy, sinks, args.latency_ms, args.runs, stamp)
-        results["summary"] = report.summary(results["runs"])
-        path.write_text(json.dumps(results, indent=1, default=str))  # each part saved as soon as measured
+        if not args.skip_fetch:
+            results["runs"] = fetch_runs(children, setups, dovecot, proxy, sinks, args.latency_ms, args.runs, stamp)
+            results["summary"] = report.summary(results["runs"])
+            path.write_text(json.dumps(results, indent=1, default=str))  # each part saved as soon as measured
         if not args.skip_memory:
             results["memory"] = memory_benchmark(children, setups, sinks, workdir, stamp)
+            path.write_text(json.dumps(results, indent=1, default=str))
+        if not args.skip_live:
+            results["live"] = live.LiveBenchmark(children, setups, dovecot, proxy, sinks, stamp).run()
             path.write_text(json.dumps(results, indent=1, default=str))
         if not args.skip_routing:
             results["routing"] = routing_benchmark(children, setups, args.routing_rows)

@@ -2,13 +2,14 @@
 
     python child.py STEP JOB_FILE ODOO_ARGS...
 
-STEP is setup, fetch, fill, routing or memory (the functions below); JOB_FILE holds the
+STEP is setup, servers, fetch, fill, routing or memory (the functions below); JOB_FILE holds the
 step's parameters as JSON. The result is printed as the last line of stdout, as JSON;
 Odoo logs on stderr. Peak RSS is this process's (ru_maxrss), so each step starts fresh.
 
 Measurement only: message_process and the cursor's execute are wrapped here to time
 each mail and count queries; nothing in Odoo or mail_router is changed.
 """
+import datetime
 import email
 import email.policy
 import gc
@@ -130,6 +131,39 @@ def configure(env, job):
         server["ca_file"] = job["ca_file"]
     env["fetchmail.server"].search([]).write(server)
     env.cr.commit()
+
+
+def servers(env, job):
+    """For the live benchmark (bench/live.py): exactly the mailboxes of job["users"]
+    confirmed (one incoming server each, made on first use), the others archived; the
+    fetch jobs at job["poll_minutes"], due now or not before tomorrow. Their ids: stock's
+    fetch cron, or mail_router's job of each server."""
+    env["ir.mail_server"].search([]).write({"smtp_port": job["smtp_port"]})
+    Server = env["fetchmail.server"].with_context(active_test=False)
+    known = {server.user: server for server in Server.search([])}
+    values = {"server_type": "imap", "server": "127.0.0.1", "port": job["imap_port"], "is_ssl": True,
+              "password": job["imap_password"], "active": True}
+    if "ca_file" in Server._fields:
+        values.update(connection_security="ssl", verify_certificate=True, ca_file=job["ca_file"],
+                      poll_interval=job["poll_minutes"])
+    (Server.browse([server.id for user, server in known.items() if user not in job["users"]])).write(
+        {"active": False})
+    chosen = Server
+    for user in job["users"]:
+        server = known.get(user) or Server.create(dict(values, name=f"Bench {user}", user=user))
+        server.write(dict(values, state="done"))
+        chosen |= server
+    nextcall = odoo.fields.Datetime.now() + (datetime.timedelta(0) if job["due"] else datetime.timedelta(days=1))
+    stock_cron = env.ref("mail.ir_cron_mail_gateway_action")
+    stock_cron.write({"interval_number": job["poll_minutes"], "interval_type": "minutes", "nextcall": nextcall})
+    if "mail_router_cron_id" in Server._fields:
+        stock_cron.nextcall = odoo.fields.Datetime.now() + datetime.timedelta(days=1)  # only keeps the jobs in step
+        crons = chosen.mapped("mail_router_cron_id")
+        crons.write({"nextcall": nextcall})
+    else:
+        crons = stock_cron
+    env.cr.commit()
+    return {"crons": crons.ids}
 
 
 # ----------------------------------------------------------------------
@@ -353,7 +387,7 @@ def memory(env, job):
             "stored": stored, "attachments": attachments, "attachment_mb": attachment_bytes / 2**20}
 
 
-STEPS = {"setup": setup, "fetch": fetch, "fill": fill, "routing": routing, "memory": memory}
+STEPS = {"setup": setup, "servers": servers, "fetch": fetch, "fill": fill, "routing": routing, "memory": memory}
 
 
 def main():

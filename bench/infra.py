@@ -108,6 +108,13 @@ class MultiUserDovecot(Dovecot):
                 if typ != "OK":
                     raise RuntimeError(f"APPEND failed: {data}")
 
+    def append(self, user, raw):
+        """Store ``raw`` in ``user``'s INBOX, unread, as a mail server delivering it."""
+        with self._session(user) as conn:
+            typ, data = conn.append("INBOX", None, None, raw)
+            if typ != "OK":
+                raise RuntimeError(f"APPEND failed: {data}")
+
     def unseen(self, user):
         with self._session(user) as conn:
             conn.select("INBOX", readonly=True)
