@@ -317,7 +317,7 @@ def subject_reference(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> De
     if not found:
         return None
     if len(found) > 1:
-        named = (f'{lookup.record_name(r.model, r.res_id)} by {_token_of(r, tokens)}' for r in found)
+        named = (f'{lookup.model_name(r.model)} {lookup.record_name(r.model, r.res_id)}' for r in found)
         return Pass(f'not routed by subject: it names more than one record ({", ".join(named)})')
     record = found[0]
     token = _token_of(record, tokens)

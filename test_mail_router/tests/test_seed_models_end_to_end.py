@@ -474,8 +474,7 @@ class TestSeedModelsEndToEnd(TransactionCase):
         so = self.env["sale.order"].create({"partner_id": self.contact.id, "name": po.name})
         log = self.by_subject("catchall@company.example", self.contact.email, f"Re: {po.name}")
         self.assertEqual(log.stage, "quarantine")
-        self.assertIn(f"names more than one record (purchase.order,{po.id} by {po.name}, "
-                      f"sale.order,{so.id} by {po.name})", log.reason)
+        self.assertIn(f"names more than one record (Purchase Order {po.name}, Sales Order {so.name})", log.reason)
         log = self.by_subject("purchase@company.example", self.contact.email, f"Re: {po.name}")
         self.assertBySubject(log, po, po.name)
         log = self.by_subject("sales@company.example", self.contact.email, f"Re: {po.name}")
