@@ -7,8 +7,7 @@ import urllib.error
 import pytest
 
 from fetching import imap
-from fetching.errors import (LoginRefused, TokenEndpointUnreachable, TokenLoginRefused, TokenRefused,
-                             explain)
+from fetching.errors import LoginRefused, TokenEndpointUnreachable, TokenLoginRefused, TokenRefused, explain
 from fetching.oauth import GOOGLE, MICROSOFT
 from fetching.settings import ConnectionSettings
 from testsupport.dovecot import Dovecot
