@@ -317,8 +317,8 @@ def subject_reference(facts: Facts, lookup: Lookup, codec: MessageIdCodec) -> De
     if not found:
         return None
     if len(found) > 1:
-        return Pass('not routed by subject: it names more than one record ('
-                    + ', '.join(f'{lookup.record_name(r.model, r.res_id)} by {_token_of(r, tokens)}' for r in found) + ')')
+        named = ', '.join(f'{lookup.record_name(r.model, r.res_id)} by {_token_of(r, tokens)}' for r in found)
+        return Pass(f'not routed by subject: it names more than one record ({named})')
     record = found[0]
     token = _token_of(record, tokens)
     named = f'Subject token {token} is the reference of {lookup.record_name(record.model, record.res_id)}'
