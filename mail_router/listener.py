@@ -35,7 +35,7 @@ from odoo.service import db as odoo_db
 from odoo.service import server as odoo_server
 from odoo.tools import config
 
-from .fetching import idle, imap
+from .fetching import errors, idle, imap
 
 _logger = logging.getLogger("odoo.addons.mail_router.listener")
 
@@ -81,10 +81,13 @@ class MailboxWatcher(threading.Thread):
             except Exception as exc:  # the watcher reconnects; polling covers the gap
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 failures += 1
-                _logger.warning("fetchmail: listener of server %s in %s: %s: reconnecting in %s s",
-                                self.server_id, self.dbname, exc, delay)
+                message = f"{type(exc).__name__}: {exc}"
+                with contextlib.suppress(Exception):  # the database may be what failed
+                    message = self._explain(exc)
+                _logger.warning("fetchmail: listener of server %s in %s: %s Reconnecting in %s s.",
+                                self.server_id, self.dbname, message, delay)
                 with contextlib.suppress(Exception):
-                    self._report("reconnecting", f"{type(exc).__name__}: {exc} (reconnecting in {delay} s)")
+                    self._report("reconnecting", f"{message} (reconnecting in {delay} s)")
                 self.stop_event.wait(delay)
             finally:
                 if connection is not None:
@@ -112,6 +115,12 @@ class MailboxWatcher(threading.Thread):
                 imap.close(connection)
                 raise
             return connection
+
+    def _explain(self, exc):
+        """What went wrong, in the words of the server's Last Error (fetching.errors)."""
+        with self._env() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            return errors.explain(exc, env["fetchmail.server"].browse(self.server_id)._mail_router_settings())
 
     def _trigger(self):
         with self._env() as cr:

@@ -20,9 +20,10 @@ START_SECONDS = 120
 class OdooServer:
     """``odoo-bin`` serving ``db`` (conftest's OdooDatabase), mail_router loaded server-wide
     unless ``server_wide`` is False, with ``cron_threads`` cron threads (cron worker
-    processes in prefork mode: ``workers`` > 0); its log in ``log``."""
+    processes in prefork mode: ``workers`` > 0), ``environment`` added to this process's;
+    its log in ``log``."""
 
-    def __init__(self, db, log, *, cron_threads=1, server_wide=True, workers=0):
+    def __init__(self, db, log, *, cron_threads=1, server_wide=True, workers=0, environment=None):
         self.port = pgcluster.free_port()
         load = ["--load=base,web,mail_router"] if server_wide else []
         command = odoo_command(db.database, db.name, *load, f"--http-port={self.port}",
@@ -30,7 +31,8 @@ class OdooServer:
                                f"--workers={workers}", "--log-level=info", data_dir=db.data_dir)
         self.log = Path(log)
         with self.log.open("w") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                            env={**os.environ, **(environment or {})})
         self.owner = f"{socket.gethostname()}:{self.process.pid}"
 
     def wait_until_serving(self):

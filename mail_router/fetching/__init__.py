@@ -9,5 +9,6 @@ processing, the transaction and the storage of the checkpoint.
 Modules: ``settings`` (what to connect to), ``tls`` (the SSL context),
 ``imap`` and ``pop3`` (connections and operations), ``mailboxes`` (an IMAP
 folder by UID, a POP3 maildrop by UIDL, and their checkpoints), ``drain``
-(the loop), ``errors`` (exceptions and the sentence an administrator reads).
+(the loop), ``errors`` (exceptions and the sentence an administrator reads),
+``oauth`` (what an administrator is told about Microsoft's and Google's tokens).
 """

@@ -6,6 +6,7 @@ import poplib
 import socket
 import ssl
 
+from .oauth import Provider
 from .settings import ConnectionSettings
 
 # poplib's pseudo reply when the server closed the connection.
@@ -54,6 +55,44 @@ class CaFileUnreadable(FetchError):
         super().__init__(f"CA file {path!r} cannot be used: {reason}")
         self.path = path
         self.reason = reason
+
+
+class TokenRefused(FetchError):
+    """The provider refused to renew the access token of ``account``: its
+    answer's HTTP ``status``, OAuth2 ``error`` (invalid_grant...) and
+    ``description`` (Microsoft's begins with its AADSTS code), each None when
+    the answer said nothing."""
+
+    def __init__(self, provider: Provider, account: str, status: int, error: str | None,
+                 description: str | None):
+        super().__init__(f"{provider.company} refused to renew the access token of {account}: "
+                         f"HTTP {status} {error}: {description}")
+        self.provider, self.account, self.status = provider, account, status
+        self.error, self.description = error, description
+
+    @property
+    def reason(self) -> str:
+        """The provider's own words, on one line."""
+        description = ' '.join((self.description or '').split())
+        return ': '.join(part for part in (self.error, description) if part) or f"HTTP {self.status}"
+
+
+class TokenEndpointUnreachable(FetchError):
+    """The provider's token endpoint did not answer: no token could be renewed."""
+
+    def __init__(self, provider: Provider, account: str, reason: str):
+        super().__init__(f"{provider.token_url} cannot be reached: {reason}")
+        self.provider, self.account, self.reason = provider, account, reason
+
+
+class TokenLoginRefused(LoginRefused):
+    """The IMAP server refused the access token of ``account`` that the
+    provider issued; ``granted``: the scopes the provider said it granted, or
+    None when unknown."""
+
+    def __init__(self, provider: Provider, account: str, reply: str, granted: tuple[str, ...] | None):
+        super().__init__(reply)
+        self.provider, self.account, self.granted = provider, account, granted
 
 
 class WrongHostName(ssl.SSLCertVerificationError):
@@ -143,6 +182,59 @@ def _login_refused(exc, settings):
             f"password (some providers require an app password or OAuth).")
 
 
+# The OAuth2 errors that mean "this consent is gone": connect the account again.
+CONSENT_GONE = frozenset({'invalid_grant', 'interaction_required', 'consent_required'})
+# Microsoft's "the user or administrator has not consented" (AADSTS65001).
+NO_CONSENT_CODE = 'AADSTS65001'
+
+
+def _connect_again(provider: Provider, account: str) -> str:
+    return (f"The {provider.account} account must be connected again: press \"{provider.connect}\" on this "
+            f"server's form (the gear next to \"{provider.token_valid}\") and sign in as {account}. "
+            f"Until then its mail waits, unread, on the server.")
+
+
+def _token_refused(exc, settings):
+    provider = exc.provider
+    if exc.error == 'invalid_client':
+        return (f"{provider.company} refused the application's credentials while renewing the access token "
+                f"of {exc.account} ({exc.reason}): enter its Client ID and a current Client Secret in "
+                f"{provider.credentials} (a new secret is made in {provider.secrets}). Until then mail waits, "
+                f"unread, on the server.")
+    if NO_CONSENT_CODE in (exc.description or ''):
+        return (f"{provider.company} says {exc.account} has not consented to let Odoo read its mail "
+                f"({exc.reason}): press \"{provider.connect}\" on this server's form and {provider.consent}. "
+                f"Until then its mail waits, unread, on the server.")
+    if exc.error in CONSENT_GONE:
+        return (f"{provider.company} refused to renew the access token of the {provider.account} account "
+                f"{exc.account}: its consent was revoked or has expired ({exc.reason}). "
+                + _connect_again(provider, exc.account))
+    return (f"{provider.company} refused to renew the access token of {exc.account} (HTTP {exc.status}, "
+            f"{exc.reason}). " + _connect_again(provider, exc.account))
+
+
+def _token_endpoint_unreachable(exc, settings):
+    provider = exc.provider
+    return (f"The access token of {exc.account} cannot be renewed: {provider.company}'s token endpoint "
+            f"cannot be reached ({exc.reason}). Check that this Odoo server reaches {provider.token_url} over "
+            f"HTTPS (DNS, firewall, proxy). Nothing is wrong with the account or the mailbox: its mail waits, "
+            f"unread, on the server and is fetched once {provider.company} answers.")
+
+
+def _token_login_refused(exc, settings):
+    provider = exc.provider
+    if exc.granted is not None and provider.imap_scope not in exc.granted:
+        granted = ' '.join(exc.granted) or 'no scope'
+        return (f"The consent {exc.account} gave does not let Odoo read mail over IMAP: {provider.company} "
+                f"granted {granted}, without {provider.imap_scope}, so {settings.address} refused the login "
+                f"({exc.reply}). Press \"{provider.connect}\" on this server's form and {provider.consent}. "
+                f"Until then its mail waits, unread, on the server.")
+    return (f"{settings.address} refused the {provider.account} access token of {exc.account} ({exc.reply}): "
+            f"the account may not read this mailbox over IMAP. Check that the Username is the address of the "
+            f"account that was connected and that {provider.imap_access}; then press \"{provider.connect}\" "
+            f"on this server's form. Until then its mail waits, unread, on the server.")
+
+
 def _folder_missing(exc, settings):
     return (f"The folder {exc.folder!r} does not exist on {settings.address} ({exc.reply}): "
             f"check its name as the mail client shows it.")
@@ -183,6 +275,9 @@ SENTENCES = (
     (ssl.SSLZeroReturnError, _connection_cut),
     (ssl.SSLError, _tls_failed),
     (StartTlsNotOffered, _starttls_not_offered),
+    (TokenRefused, _token_refused),
+    (TokenEndpointUnreachable, _token_endpoint_unreachable),
+    (TokenLoginRefused, _token_login_refused),
     (LoginRefused, _login_refused),
     (FolderMissing, _folder_missing),
     (CaFileUnreadable, _ca_file_unreadable),

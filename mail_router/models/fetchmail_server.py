@@ -36,12 +36,15 @@ import logging
 import time
 from collections import defaultdict
 
+import psycopg2.errors
+import requests
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import config
+from odoo.tools import config, mute_logger
 
 from .. import parameters
-from ..fetching import errors, imap, pop3
+from ..fetching import errors, imap, oauth, pop3
 from ..fetching.drain import Limits, drain
 from ..fetching.mailboxes import ImapFolder, Pop3Maildrop
 from ..fetching.run import QUARANTINED, ROUTED, FetchRun
@@ -69,6 +72,10 @@ REQUEST_KEY = "mail_router_fetch_request"
 FETCH_CRON = "mail.ir_cron_mail_gateway_action"
 # The server's fields its fetch job follows.
 JOB_FIELDS = frozenset({"state", "active", "server_type", "poll_interval", "name"})
+# The OAuth2 modules' methods that ask the provider for a token (microsoft_outlook's,
+# google_gmail's), and their local variable holding the provider's answer.
+TOKEN_REQUESTS = frozenset({"_fetch_outlook_token", "_fetch_gmail_token"})
+TOKEN_ANSWER = "response"
 
 
 def progress_request(progress_id):
@@ -114,6 +121,10 @@ class FetchmailServer(models.Model):
         "Polling Interval (min)", default=5, required=True,
         help="How often this mailbox is fetched when no new mail is announced by push (IMAP IDLE). With push, "
              "new mail is fetched within seconds; polling goes on underneath, so nothing waits longer than this.")
+    mail_router_granted_scope = fields.Char(
+        "Granted Scopes", readonly=True, copy=False, groups="base.group_system",
+        help="What the OAuth2 provider said it granted, with the last token it issued for this server (Outlook "
+             "and Gmail servers): an IMAP login refused for want of the IMAP scope is told as such.")
     mail_router_cron_id = fields.Many2one(
         "ir.cron", "Fetch Job", readonly=True, copy=False, ondelete="set null",
         help="This mailbox's scheduled action: it fetches the mailbox at the polling interval, and at once when "
@@ -204,12 +215,63 @@ class FetchmailServer(models.Model):
         if connection_type == "imap":
             connection = imap.open_imap(settings)
             with _closed_on_error(connection, imap.close):
-                imap.login_with(connection, self._imap_login)
+                self._mail_router_imap_login(connection)
             return connection
         connection = pop3.open_pop3(settings)
         with _closed_on_error(connection, pop3.drop):
             pop3.login_pop3(connection, self.user, self.sudo().password)
         return connection
+
+    def _mail_router_imap_login(self, connection):
+        """Log in through ``_imap_login``, XOAUTH2 for an Outlook or Gmail server; what the
+        OAuth2 modules raise when a token cannot be had becomes an error that names the
+        provider and keeps its answer (fetching.errors), for the administrator."""
+        provider = oauth.PROVIDERS.get(self.server_type)
+        if provider is None:
+            imap.login_with(connection, self._imap_login)
+            return
+        # Stock's key: the renewed tokens' writes do not toggle the fetch cron, whose search
+        # would flush them; they are written below, where a concurrent renewal is handled.
+        server = self.with_context(fetchmail_cron_running=True)
+        try:
+            imap.login_with(connection, server._imap_login)
+        except errors.LoginRefused as exc:
+            granted = self.sudo().mail_router_granted_scope
+            raise errors.TokenLoginRefused(provider, self.user, exc.reply,
+                                           tuple(granted.split()) if granted else None) from exc
+        except requests.RequestException as exc:
+            raise errors.TokenEndpointUnreachable(provider, self.user, _request_failure(exc)) from exc
+        except UserError as exc:
+            answer = _token_answer(exc)
+            if answer is None:  # not the provider's refusal ("Please connect with your Outlook account"...)
+                raise
+            raise errors.TokenRefused(provider, self.user, answer.status_code, *_oauth_error(answer)) from exc
+        server._mail_router_keep_tokens()
+
+    def _mail_router_keep_tokens(self):
+        """Write now the tokens the login renewed, in a savepoint. When another process renewed
+        this server's tokens at the same moment and committed first, PostgreSQL refuses this
+        write (concurrent update, under repeatable read): the other's tokens are kept in the
+        database, this transaction goes on with its own (just issued, valid: the login was
+        made with them), and the fetch does not fail for it."""
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):  # a refusal foreseen
+                self.flush_recordset()
+        except psycopg2.errors.SerializationFailure:
+            _logger.info("fetchmail: %s server %s: its tokens were renewed by another process at the same "
+                         "time: that process's are kept", self.server_type, self.name)
+
+    def _fetch_outlook_token(self, grant_type, **values):
+        """microsoft_outlook's token request: the scopes granted are kept."""
+        answer = super()._fetch_outlook_token(grant_type, **values)
+        self.sudo().mail_router_granted_scope = answer.get("scope")
+        return answer
+
+    def _fetch_gmail_token(self, grant_type, **values):
+        """google_gmail's token request: the scopes granted are kept."""
+        answer = super()._fetch_gmail_token(grant_type, **values)
+        self.sudo().mail_router_granted_scope = answer.get("scope")
+        return answer
 
     def button_confirm_login(self):
         """Test & Confirm: a success confirms the server and a notification says how many
@@ -450,6 +512,48 @@ class _Receiver:
 
     def leave(self, message, reason, error):
         self.server._mail_router_leave(message, reason, error)
+
+
+def _token_answer(exc):
+    """The provider's answer (a requests.Response) to the token request that ``exc`` was
+    raised for, or None. Stock's UserError keeps Microsoft's description in its text and
+    drops Google's answer altogether; the answer is still a local variable of the request's
+    frame, in the traceback (below the overrides of the request, this model's included)."""
+    traceback = exc.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        answer = frame.f_locals.get(TOKEN_ANSWER) if frame.f_code.co_name in TOKEN_REQUESTS else None
+        if isinstance(answer, requests.Response):
+            return answer
+        traceback = traceback.tb_next
+    return None
+
+
+def _oauth_error(answer):
+    """(error, error_description) of an OAuth2 error answer (RFC 6749 5.2), each None
+    when absent."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None, answer.text[:200] or None
+    if not isinstance(body, dict):
+        return None, None
+    return body.get("error"), body.get("error_description")
+
+
+def _request_failure(exc):
+    """Why a request got no answer, in the system's words ("Connection refused", "Name or
+    service not known", "timed out"), and whether it was the proxy's (HTTPS_PROXY): requests
+    and urllib3 wrap the socket's error, and repeat the URL and their objects' reprs."""
+    chain, cause = [], exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        # urllib3 keeps the cause in MaxRetryError.reason and ProxyError.original_error
+        wrapped = getattr(cause, "reason", None) or getattr(cause, "original_error", None)
+        cause = wrapped if isinstance(wrapped, BaseException) else cause.__cause__ or cause.__context__
+    reason = next((cause.strerror for cause in chain if isinstance(cause, OSError) and cause.strerror),
+                  str(chain[-1]) or type(chain[-1]).__name__)
+    return f"through the proxy: {reason}" if isinstance(exc, requests.exceptions.ProxyError) else reason
 
 
 @contextlib.contextmanager
