@@ -63,7 +63,7 @@ class TestRoutingLog(MailRouterCase):
             logs |= self.process(self.incoming(self.address("tickets"), subject))
         logs |= self.process(self.incoming(self.address("nobody"), "Nowhere"))
         self.assertEqual(logs.mapped("stage"), ["alias", "alias", "alias", "quarantine"])
-        for log, delay_ms in zip(logs, (1000, 2000, 3000, 10000)):
+        for log, delay_ms in zip(logs, (1000, 2000, 3000, 10000), strict=True):
             log.delay_ms = delay_ms
         self.env.flush_all()
         flow = self.env["mail.router.flow.report"].search([("date", "=", logs[0].create_date.date())])
