@@ -251,8 +251,9 @@ class ListenerWorker(odoo_server.Worker):
         pass
 
     def signal_handler(self, sig, frame):
-        super().signal_handler(sig, frame)
+        result = super().signal_handler(sig, frame)
         self.listener.stop()
+        return result
 
     def process_work(self):
         self.listener.run()

@@ -40,7 +40,8 @@ class Parameter:
     parse: Callable[[str], object] = str
     text: Callable[[object], str] = str     # how a value is written
 
-    def read(self, env):
+    # a dataclass's method, not an override of a model's read
+    def read(self, env):  # pylint: disable=method-required-super
         """The value in ``env``'s database; the default when it is unset, or when an
         administrator wrote what cannot be read (logged, so that it can be fixed)."""
         text = env["ir.config_parameter"].sudo().get_param(self.key)

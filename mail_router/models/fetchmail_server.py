@@ -346,7 +346,8 @@ class FetchmailServer(models.Model):
         servers = self.search([("state", "=", "done"), ("server_type", "!=", "local")])
         fetch_cron = self.env.ref(FETCH_CRON, raise_if_not_found=False)
         if fetch_cron and self.env.context.get("cron_id") == fetch_cron.id:
-            self.with_context(active_test=False).search([])._mail_router_sync_jobs()
+            # every server, archived included: a job whose server changed is put in step
+            self.with_context(active_test=False).search([])._mail_router_sync_jobs()  # pylint: disable=no-search-all
             return True
         # Through fetch_mail, as stock: what other modules add to it (the extra folders of
         # OCA's fetchmail_attach_from_folder) runs from here too.

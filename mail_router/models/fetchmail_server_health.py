@@ -17,8 +17,9 @@ from .mail_router_log import notification
 _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
 
 
+# kept apart from fetchmail_server.py on purpose: connection and drain there, health and UI here
 class FetchmailServer(models.Model):
-    _inherit = "fetchmail.server"
+    _inherit = "fetchmail.server"  # pylint: disable=consider-merging-classes-inherited
 
     last_success_date = fields.Datetime("Last Successful Fetch", readonly=True)
     last_error = fields.Text(
@@ -45,7 +46,7 @@ class FetchmailServer(models.Model):
     routing_log_count = fields.Integer(compute="_compute_routing_counts")
     quarantine_count = fields.Integer("Waiting in Quarantine", compute="_compute_routing_counts")
     delivery = fields.Selection(
-        [("push", "Push"), ("polling", "Polling")], "Delivery", compute="_compute_delivery",
+        [("push", "Push"), ("polling", "Polling")], compute="_compute_delivery",
         help="Push: a listener waits on the mailbox (IMAP IDLE) and fetches new mail within seconds; the mailbox "
              "is polled underneath. Polling: the mailbox is fetched at its polling interval.")
     delivery_note = fields.Char("How Mail Arrives", compute="_compute_delivery")

@@ -15,7 +15,7 @@ class MailRouterFetchRun(models.Model):
     _order = "id desc"
     _rec_name = "server_id"
 
-    server_id = fields.Many2one("fetchmail.server", "Server", required=True, ondelete="cascade", index=True)
+    server_id = fields.Many2one("fetchmail.server", required=True, ondelete="cascade", index=True)
     # the Fetch Now or Run Manually that asked for it (a token), to say what it did
     request = fields.Char(index="btree_not_null")
     worker = fields.Char("Odoo Process", help="host:pid of the Odoo server process that fetched.")

@@ -21,7 +21,7 @@ class MailRouterListener(models.Model):
     server_id = fields.Many2one("fetchmail.server", required=True, ondelete="cascade", index=True, readonly=True)
     state = fields.Selection(STATES, readonly=True)
     owner = fields.Char("Odoo Process", readonly=True, help="host:pid of the Odoo server process listening.")
-    since = fields.Datetime("Since", readonly=True)
+    since = fields.Datetime(readonly=True)
     last_event = fields.Datetime("Last New Mail", readonly=True, help="When the mail server last announced new mail.")
     message = fields.Char(readonly=True)
 
