@@ -19,6 +19,7 @@
   routing log's durations), the rest being IMAP, the scheduler and waiting.
 """
 import contextlib
+import datetime
 import os
 import signal
 import socket
@@ -127,8 +128,14 @@ class Database:
                    "FROM unnest(%s::int[]) id RETURNING id", [list(cron_ids)])
         self.query("SELECT pg_notify('cron_trigger', %s)", [self.dbname])
 
-    def listening(self):
-        return self.query("SELECT count(*) FROM mail_router_listener WHERE state = 'listening'")[0][0]
+    def listening(self, users, after):
+        """How many of ``users``' mailboxes a listener reported listening on since ``after``
+        (a status row outlives its process: older ones say nothing)."""
+        return self.query("""
+            SELECT count(*) FROM mail_router_listener listener
+              JOIN fetchmail_server server ON server.id = listener.server_id
+             WHERE listener.state = 'listening' AND server.user = ANY(%s) AND listener.write_date >= %s""",
+                          [list(users), after])[0][0]
 
     def processing_seconds(self, message_ids):
         """The routing log's durations of these mails (mail_router only)."""
@@ -207,8 +214,9 @@ class LiveBenchmark:
         self.configure("mail_router", ["mail_router"], dovecot.ports.imaps)
         dovecot.refill("mail_router", [])
         push = []
+        started = _utc_now()
         with servers(self.children, "mail_router", 1, cron_threads=2, push=True):
-            _until(lambda: dbs["mail_router"].listening(), "the listener listening", 60)
+            _until(lambda: dbs["mail_router"].listening(["mail_router"], started), "the listener listening", 60)
             watcher = Watcher(dbs["mail_router"])
             watcher.start()
             for message_id, raw, _po in mails.batch(f"l{self.stamp}-push", orders[:LATENCY_REPLIES]):
@@ -257,9 +265,11 @@ class LiveBenchmark:
         [(reply_id, reply, _po)] = mails.batch(f"f{self.stamp}-{name}-quiet", orders[FLOOD - 1:FLOOD])
         dovecot.refill(quiet, [])
         push = name == "mail_router"
+        started = _utc_now()
         with servers(self.children, name, 1, cron_threads=2, push=push):
             if push:
-                _until(lambda: db.listening() == len((flooded, quiet)), "both listeners listening", 60)
+                mailboxes = [flooded, quiet]
+                _until(lambda: db.listening(mailboxes, started) == len(mailboxes), "both listeners listening", 60)
             watcher = Watcher(db)
             for message_id in [reply_id, *(message_id for message_id, _raw, _po in flood)]:
                 watcher.watch(message_id)
@@ -350,6 +360,11 @@ def appended(dovecot, user, raw):
     started = time.time()
     dovecot.append(user, raw)
     return started
+
+
+def _utc_now():
+    """As the database dates its rows (UTC, naive), a second early: clocks are read apart."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(seconds=1)
 
 
 def _spread(values):
