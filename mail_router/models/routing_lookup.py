@@ -138,7 +138,8 @@ class RoutingLookup:
         return name or f"{self.model_name(model)} {res_id}"
 
     def model_name(self, model):
-        return self.env["ir.model"]._get(model).name or model
+        # the model's own description: no query (reasons are stored in English anyway)
+        return self.env[model]._description if model in self.env else model
 
     def aliases_for(self, addresses):
         local_parts = list({split_address(address)[0] for address in addresses})

@@ -44,8 +44,8 @@ class TestOperatorScreensAreFound(MailRouterCase):
                 self.assertIn(menu.id, visible, "reached without developer mode")
                 self.assertEqual(menu.action, self.env.ref(action))
         self.assertEqual(root.child_id.sorted("sequence").mapped("name"), [
-            "Routing Log", "Mail Quarantine", "Routing Simulator", "Incoming Mail Servers", "Scheduled Fetch",
-            "Aliases", "Mail Gateway Allowed"])
+            "Routing Log", "Mail Flow", "Mail Quarantine", "Routing Simulator", "Incoming Mail Servers",
+            "Scheduled Fetch", "Aliases", "Mail Gateway Allowed"])
 
     def test_the_scheduled_fetch_opens_the_fetch_cron(self):
         action = self.env.ref("mail_router.mail_router_fetch_cron_action")
