@@ -30,8 +30,10 @@ def own_columns_on_stock_tables(odoo_db):
 
 
 def existing_tables(odoo_db, tables):
+    """Those of ``tables`` that exist, as tables or as views (a report's SQL view)."""
     return {name for (name,) in odoo_db.query(
-        "SELECT tablename FROM pg_tables WHERE tablename = ANY(%s)", [list(tables)])}
+        "SELECT tablename FROM pg_tables WHERE tablename = ANY(%(names)s)"
+        " UNION SELECT viewname FROM pg_views WHERE viewname = ANY(%(names)s)", {"names": list(tables)})}
 
 
 def existing_columns(odoo_db, columns):
