@@ -21,10 +21,8 @@
 import contextlib
 import datetime
 import os
-import signal
 import socket
 import statistics
-import subprocess
 import threading
 import time
 
@@ -32,6 +30,7 @@ import mails
 import psycopg2
 from infra import PASSWORD
 from odoo_cli import ODOO_SRC, VENV_PYTHON
+from odoo_process import OdooProcess
 
 LATENCY_REPLIES = 20
 POLLING_REPLIES = 8
@@ -45,7 +44,6 @@ SCALE_THREADS = {"stock": [1], "mail_router": [1, 2, 4]}
 ORDERS_NEEDED = max(FLOOD, LATENCY_REPLIES + POLLING_REPLIES, DRAIN_MAILBOXES * DRAIN_MAILS,
                     SCALE_MAILBOXES * SCALE_MAILS)
 TIMEOUT_S = 900
-START_S = 120
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -55,45 +53,19 @@ def mailbox_users(databases):
             for suffix in [*"abcd"[:DRAIN_MAILBOXES], *(f"m{index:03d}" for index in range(SCALE_MAILBOXES))]]
 
 
-class OdooServer:
+def odoo_server(children, dbname, cron_threads, push):
     """odoo-bin serving ``dbname`` with its cron threads; mail_router server-wide with ``push``."""
-
-    def __init__(self, children, dbname, log, cron_threads, push):
-        args = [arg for arg in children.odoo_args(dbname) if arg not in ("--no-http", "--max-cron-threads=0")]
-        self.port = _free_port()
-        command = [str(VENV_PYTHON), str(ODOO_SRC / "odoo-bin"), *args, f"--db-filter=^{dbname}$",
-                   f"--http-port={self.port}", "--http-interface=127.0.0.1", f"--max-cron-threads={cron_threads}",
-                   *(["--load=base,web,mail_router"] if push else [])]
-        with open(log, "a") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_until_serving(self):
-        deadline = time.monotonic() + START_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"bench: odoo-bin exited {self.process.returncode}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.2)
-        raise SystemExit(f"bench: odoo-bin did not serve within {START_S} s")
-
-    def cpu_seconds(self):
-        return _cpu_seconds(self.process.pid)
-
-    def stop(self):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+    args = [arg for arg in children.odoo_args(dbname) if arg not in ("--no-http", "--max-cron-threads=0")]
+    port = _free_port()
+    command = [str(VENV_PYTHON), str(ODOO_SRC / "odoo-bin"), *args, f"--db-filter=^{dbname}$",
+               f"--http-port={port}", "--http-interface=127.0.0.1", f"--max-cron-threads={cron_threads}",
+               *(["--load=base,web,mail_router"] if push else [])]
+    return OdooProcess(command, port, children.log_file)
 
 
 @contextlib.contextmanager
 def servers(children, dbname, count, cron_threads, push=False):
-    started = [OdooServer(children, dbname, children.log_file, cron_threads, push) for _ in range(count)]
+    started = [odoo_server(children, dbname, cron_threads, push) for _ in range(count)]
     try:
         for server in started:
             server.wait_until_serving()
@@ -324,7 +296,7 @@ class LiveBenchmark:
             dovecot.refill(user, [raw for _message_id, raw, _po in mailbox])
         message_ids = [message_id for message_id, _raw, _po in batch]
         with servers(self.children, name, processes, threads) as started:
-            odoo_cpu, pg_cpu = sum(server.cpu_seconds() for server in started), db.postgres_cpu_seconds()
+            odoo_cpu, pg_cpu = sum(_cpu_seconds(server.process.pid) for server in started), db.postgres_cpu_seconds()
             watcher = Watcher(db)
             for message_id in message_ids:
                 watcher.watch(message_id)
@@ -334,7 +306,7 @@ class LiveBenchmark:
             complete = watcher.wait_all()
             seconds = (max(watcher.seen.values()) if complete else time.time()) - start
             watcher.stop()
-            odoo_cpu = sum(server.cpu_seconds() for server in started) - odoo_cpu
+            odoo_cpu = sum(_cpu_seconds(server.process.pid) for server in started) - odoo_cpu
             pg_cpu = db.postgres_cpu_seconds() - pg_cpu
         stored = db.stored(message_ids)
         problems = []

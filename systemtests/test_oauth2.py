@@ -351,7 +351,7 @@ def test_a_listener_whose_token_is_refused_says_why(oauth_db, tokens, mailbox, t
 
 
 def call(odoo, db, model, method, *args):
-    """``method`` of ``model`` called over JSON-RPC on ``odoo`` (an OdooServer), as admin:
+    """``method`` of ``model`` called over JSON-RPC on ``odoo`` (an OdooProcess), as admin:
     Odoo retries a call that meets a concurrent update, as it does a request."""
     payload = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
         "service": "object", "method": "execute_kw",
