@@ -146,8 +146,11 @@ def _listed(line: bytes) -> Listed:
 def _arrived(line: bytes) -> float | None:
     """INTERNALDATE, when the server received the message, as seconds since the epoch;
     None when it cannot be read (it only dates the delay the routing log shows)."""
-    date = imaplib.Internaldate2tuple(line)
-    return time.mktime(date) if date else None
+    try:  # imaplib raises on a month it does not know or a date out of range
+        date = imaplib.Internaldate2tuple(line)
+        return time.mktime(date) if date else None
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def fetch_raw(conn: imaplib.IMAP4, uids: Iterable[int]) -> Fetched:

@@ -10,6 +10,7 @@ from fetching.imap import (
     MAX_UID,
     Fetched,
     Listed,
+    _arrived,
     close,
     fetch_raw,
     listing,
@@ -218,3 +219,16 @@ def test_uid_set_names_exactly_the_uids(uids):
 
 def test_uid_set_is_short_for_runs():
     assert uid_set([7, 1, 2, 3, 9, 10]) == '1:3,7,9:10'
+
+
+@pytest.mark.parametrize('line', [
+    b'1 (UID 7 RFC822.SIZE 10 INTERNALDATE "05-Xyz-2026 10:00:00 +0000")',  # a month imaplib does not know
+    b'1 (UID 7 RFC822.SIZE 10 INTERNALDATE "99-Dec-9999 99:99:99 +9999")',  # out of range
+    b'1 (UID 7 RFC822.SIZE 10)',
+])
+def test_an_arrival_date_that_cannot_be_read_is_none(line):
+    assert _arrived(line) is None
+
+
+def test_an_arrival_date_is_read():
+    assert _arrived(b'1 (UID 7 RFC822.SIZE 10 INTERNALDATE "05-Dec-2026 10:00:00 +0000")') == 1796464800
