@@ -274,6 +274,8 @@ def parse_args():
     parser.add_argument("--skip-live", action="store_true",
                         help="no live delivery benchmark (push, polling, fairness, drain with several Odoo "
                              "processes and cron threads, 100 mailboxes)")
+    parser.add_argument("--live-parts", nargs="+", choices=live.PARTS, default=list(live.PARTS),
+                        help="the live benchmark's parts to measure (all)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the cluster and databases in DIR and reuse them next time (for a quick "
                              "re-run; after a change to mail_router's models, remove DIR)")
@@ -313,7 +315,7 @@ def main():
             results["memory"] = memory_benchmark(children, setups, sinks, workdir, stamp)
             path.write_text(json.dumps(results, indent=1, default=str))
         if not args.skip_live:
-            results["live"] = live.LiveBenchmark(children, setups, dovecot, proxy, sinks, stamp).run()
+            results["live"] = live.LiveBenchmark(children, setups, dovecot, proxy, sinks, stamp).run(args.live_parts)
             path.write_text(json.dumps(results, indent=1, default=str))
         if not args.skip_routing:
             results["routing"] = routing_benchmark(children, setups, args.routing_rows)

@@ -117,36 +117,40 @@ def memory_metrics(child):
 
 
 def live_tables(live):
-    latency, fairness, drain, scale = live["latency"], live["fairness"], live["drain"], live["scale"]
-    polling = latency["polling"]
-    lines = ["| from APPEND to the reply on its PO | stock | mail_router | stock/ours |", "|---|---:|---:|---:|"]
-    for key, label in (("median_s", "median"), ("p95_s", "p95"), ("max_s", "max")):
-        lines.append(f"| push, {label} | (no push) | {latency['push'][key]:.2f} s | "
-                     f"{polling['stock'][key] / latency['push'][key]:.0f} (stock polling / push) |")
-    for key, label in (("median_s", "median"), ("p95_s", "p95"), ("max_s", "max")):
-        stock, ours = polling["stock"][key], polling["mail_router"][key]
-        lines.append(f"| polling every {latency['poll_minutes']} min, {label} | {stock:.1f} s | {ours:.1f} s "
-                     f"| {stock / ours:.2f} |")
-    lines.append(f"| a reply in a quiet mailbox, {FLOOD_NOTE} | {fairness['stock']['reply_s']:.1f} s "
-                 f"| {fairness['mail_router']['reply_s']:.1f} s "
-                 f"| {fairness['stock']['reply_s'] / fairness['mail_router']['reply_s']:.1f} |")
-    lines.append(f"| the flooded mailbox drained | {fairness['stock']['flood_drained_s']:.1f} s "
-                 f"| {fairness['mail_router']['flood_drained_s']:.1f} s "
-                 f"| {fairness['stock']['flood_drained_s'] / fairness['mail_router']['flood_drained_s']:.2f} |")
-    lines += ["", f"Drain: {drain['mailboxes']} mailboxes x {drain['mails']} mails, {drain['delay_ms']} ms added "
-                  "each way; every fetch job triggered at once.", "",
-              "| database | processes x cron threads | seconds | mails/s | speed-up over 1 x 1 | Odoo CPU s "
-              "| PostgreSQL CPU s | checks |", "|---|---|---:|---:|---:|---:|---:|---|"]
-    lines += _mailbox_rows(drain)
-    lines += ["", f"Scale: {scale['mailboxes']} mailboxes x {scale['mails']} mails, direct link, one Odoo process. "
-                  "Processing: the share of the cron threads' time spent in routing and posting (the routing "
-                  "log's durations); the rest is IMAP, the scheduler and waiting.", "",
-              "| database | processes x cron threads | seconds | mails/s | speed-up over 1 x 1 | Odoo CPU s "
-              "| PostgreSQL CPU s | checks |", "|---|---|---:|---:|---:|---:|---:|---|"]
-    lines += _mailbox_rows(scale)
+    """The tables of the parts measured (a run may measure some only: --live-parts)."""
+    lines = []
+    if "latency" in live or "fairness" in live:
+        lines += ["| from APPEND to the reply on its PO | stock | mail_router | stock/ours |", "|---|---:|---:|---:|"]
+    if latency := live.get("latency"):
+        polling = latency["polling"]
+        for key, label in (("median_s", "median"), ("p95_s", "p95"), ("max_s", "max")):
+            lines.append(f"| push, {label} | (no push) | {latency['push'][key]:.2f} s | "
+                         f"{polling['stock'][key] / latency['push'][key]:.0f} (stock polling / push) |")
+        for key, label in (("median_s", "median"), ("p95_s", "p95"), ("max_s", "max")):
+            stock, ours = polling["stock"][key], polling["mail_router"][key]
+            lines.append(f"| polling every {latency['poll_minutes']} min, {label} | {stock:.1f} s | {ours:.1f} s "
+                         f"| {stock / ours:.2f} |")
+    if fairness := live.get("fairness"):
+        lines.append(f"| a reply in a quiet mailbox, {FLOOD_NOTE} | {fairness['stock']['reply_s']:.1f} s "
+                     f"| {fairness['mail_router']['reply_s']:.1f} s "
+                     f"| {fairness['stock']['reply_s'] / fairness['mail_router']['reply_s']:.1f} |")
+        lines.append(f"| the flooded mailbox drained | {fairness['stock']['flood_drained_s']:.1f} s "
+                     f"| {fairness['mail_router']['flood_drained_s']:.1f} s "
+                     f"| {fairness['stock']['flood_drained_s'] / fairness['mail_router']['flood_drained_s']:.2f} |")
+    if drain := live.get("drain"):
+        lines += ["", f"Drain: {drain['mailboxes']} mailboxes x {drain['mails']} mails, {drain['delay_ms']} ms "
+                      "added each way; every fetch job triggered at once. The median of each configuration's runs "
+                      "(all runs' seconds in checks).", "", *MAILBOX_HEADER, *_mailbox_rows(drain)]
+    if scale := live.get("scale"):
+        lines += ["", f"Scale: {scale['mailboxes']} mailboxes x {scale['mails']} mails, direct link, one Odoo "
+                      "process. Processing: the share of the cron threads' time spent in routing and posting (the "
+                      "routing log's durations); the rest is IMAP, the scheduler and waiting.", "",
+                  *MAILBOX_HEADER, *_mailbox_rows(scale)]
     return "\n".join(lines)
 
 
+MAILBOX_HEADER = ["| database | processes x cron threads | seconds | mails/s | speed-up over 1 x 1 | Odoo CPU s "
+                  "| PostgreSQL CPU s | checks |", "|---|---|---:|---:|---:|---:|---:|---|"]
 FLOOD_NOTE = "300 mails waiting in another (2 cron threads; stock's cron triggered at once)"
 
 
@@ -156,6 +160,8 @@ def _mailbox_rows(part):
         runs = part.get(name, [])
         for run in runs:
             share = f", processing {run['processing_share']:.0%}" if "processing_share" in run else ""
+            if "runs_seconds" in run:
+                share += "; runs " + ", ".join(f"{seconds:.1f}" for seconds in run["runs_seconds"]) + " s"
             rows.append(f"| {name} | {run['processes']} x {run['threads']} | {run['seconds']:.1f} "
                         f"| {run['mails_per_s']:.1f} | {runs[0]['seconds'] / run['seconds']:.2f} "
                         f"| {run['odoo_cpu_s']:.1f} | {run['postgres_cpu_s']:.1f} "

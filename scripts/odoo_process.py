@@ -34,6 +34,25 @@ class OdooProcess:
                     return self
             time.sleep(0.2)
 
+    def wait_until_scheduling(self, connection, cron_threads):
+        """Until this threaded server's ``cron_threads`` cron threads LISTEN for triggers
+        (``connection``: psycopg2, autocommit, to the cluster). They start after HTTP
+        serves, once the registry is loaded; a trigger NOTIFYed before is lost, and its
+        job waits for their first poll, a minute later (Odoo's ``cron_thread``). Each holds
+        a connection to the ``postgres`` database whose last statement is the COMMIT of its
+        LISTEN."""
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'postgres' "
+                               "AND application_name = %s AND state = 'idle' AND query = 'COMMIT'",
+                               [f"odoo-{self.process.pid}"])
+                if cursor.fetchone()[0] >= cron_threads:
+                    return self
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"odoo's {cron_threads} cron thread(s) did not start:\n{self.tail()}")
+            time.sleep(0.2)
+
     def kill(self):
         """SIGKILL to the process and its children: no cleanup, as a crash."""
         with contextlib.suppress(ProcessLookupError):
