@@ -11,11 +11,13 @@ schedules for stock's scheduled action, the emails in the mail queue, as in stoc
 """
 # pylint: disable=invalid-commit
 # Each batch is committed once sent, as the mail queue commits after each email.
+import functools
 import json
 import logging
 from datetime import timedelta
 
 from odoo import api, models
+from odoo.service.model import retrying
 from odoo.tools import split_every
 
 _logger = logging.getLogger("odoo.addons.mail_router.fetchmail")
@@ -61,20 +63,28 @@ class MailMail(models.Model):
         """The run's scheduled notifications, sent now, BATCH a transaction; the number
         sent. Each batch's schedules are locked first: one that stock's scheduled action
         (or another process) holds is left to it."""
-        Schedule = self.env["mail.message.schedule"].sudo()
         done = 0
         for model, res_ids in records.items():
             for ids in split_every(BATCH, sorted(res_ids)):
-                self.env.cr.execute("""
-                    SELECT schedule.id FROM mail_message_schedule schedule
-                      JOIN mail_message message ON message.id = schedule.mail_message_id
-                     WHERE schedule.scheduled_datetime = %s AND message.model = %s AND message.res_id = ANY(%s)
-                  ORDER BY schedule.id FOR UPDATE OF schedule SKIP LOCKED""", [notify_at, model, list(ids)])
-                schedules = Schedule.browse(row[0] for row in self.env.cr.fetchall())
-                self._mail_router_notify(schedules)
-                self.env.cr.commit()
-                done += len(schedules)
+                # Another fetch job rendering at the same time may change a row this batch
+                # changes too (stock's notifications touch shared rows: the signup state of
+                # a record's partner): Odoo's retrying rolls back and tries again, as for a
+                # request, and commits.
+                done += retrying(functools.partial(self._mail_router_render_batch, model, list(ids), notify_at),
+                                 self.env)
         return done
+
+    @api.model
+    def _mail_router_render_batch(self, model, res_ids, notify_at):
+        """The batch's schedules, locked, rendered; how many."""
+        self.env.cr.execute("""
+            SELECT schedule.id FROM mail_message_schedule schedule
+              JOIN mail_message message ON message.id = schedule.mail_message_id
+             WHERE schedule.scheduled_datetime = %s AND message.model = %s AND message.res_id = ANY(%s)
+          ORDER BY schedule.id FOR UPDATE OF schedule SKIP LOCKED""", [notify_at, model, res_ids])
+        schedules = self.env["mail.message.schedule"].sudo().browse(row[0] for row in self.env.cr.fetchall())
+        self._mail_router_notify(schedules)
+        return len(schedules)
 
     @api.model
     def _mail_router_notify(self, schedules):
