@@ -142,20 +142,23 @@ class FetchmailServer(models.Model):
         the Settings administrators are alerted when failures reach the threshold."""
         self.ensure_one()
         self.env["mail.router.fetch.run"].sudo()._keep(run, fetch_request(self.env.context), duration_ms)
+        # stock's key: writing the health does not toggle the fetch cron (a search and a
+        # write of its row after each run of each mailbox's job)
+        server = self.with_context(fetchmail_cron_running=True)
         now = fields.Datetime.now()
         if run.error:
-            failures = self.consecutive_failures + 1
-            self.write({"last_error": run.error, "last_error_date": now, "consecutive_failures": failures,
-                        "last_fetch_count": 0, "fetch_unfinished": False})
+            failures = server.consecutive_failures + 1
+            server.write({"last_error": run.error, "last_error_date": now, "consecutive_failures": failures,
+                          "last_fetch_count": 0, "fetch_unfinished": False})
             if failures == parameters.FETCH_FAILURE_ALERT_THRESHOLD.read(self.env):
-                self._mail_router_alert_administrators(run.error)
+                server._mail_router_alert_administrators(run.error)
         elif run.skipped:
             return
         elif not run.fetched and run.more:  # not reached within the run's budget
-            self.fetch_unfinished = True
+            server.fetch_unfinished = True
         else:
-            self.write({"date": now, "last_success_date": now, "consecutive_failures": 0,
-                        "last_fetch_count": run.fetched, "left_count": run.left, "fetch_unfinished": run.more})
+            server.write({"date": now, "last_success_date": now, "consecutive_failures": 0,
+                          "last_fetch_count": run.fetched, "left_count": run.left, "fetch_unfinished": run.more})
 
     def _mail_router_leave(self, message, reason, error):
         """A message the fetch leaves on the server (neither flagged nor deleted): in the
