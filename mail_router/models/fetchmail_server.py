@@ -362,15 +362,18 @@ class FetchmailServer(models.Model):
     @api.model
     def _mail_router_run_job(self, server_id):
         """The fetch job of one mailbox: fetch for at most the job's budget
-        (mail_router.fetch_job_seconds); when mail is left, tell the scheduler, which
-        runs the job again at once."""
+        (mail_router.fetch_job_seconds); when mail is left, the job is made due again at
+        once (a trigger), and its cron thread runs the other due jobs first. Not Odoo's
+        progress API: a job reporting work left is run again in the same thread, up to
+        ten times (ir.cron's MAX_BATCH_PER_CRON_JOB), before any other mailbox."""
         server = self.browse(server_id).exists()
         if not (server and server.active and server.state == "done" and server._mail_router_fetchable()):
             return
         deadline = time.monotonic() + parameters.FETCH_JOB_SECONDS.read(self.env)
         run = server._mail_router_fetch(deadline)
+        self.env["ir.cron"]._notify_progress(done=run.fetched, remaining=0)
         if run.more:
-            self.env["ir.cron"]._notify_progress(done=run.fetched, remaining=max(run.waiting, 1))
+            server.mail_router_cron_id.sudo()._trigger()
 
     def fetch_mail(self, raise_exception=True):
         deadline = self.env.context.get(DEADLINE_KEY) or time.monotonic() + self._mail_router_time_budget()
