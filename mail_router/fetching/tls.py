@@ -1,5 +1,7 @@
 """The SSL context for a server, and the names on a certificate that did not
 match, so that the error can say which name to use instead."""
+import functools
+import os
 import ssl
 from collections.abc import Callable
 from typing import TypeVar
@@ -13,14 +15,42 @@ Connection = TypeVar('Connection')
 def client_context(settings: ConnectionSettings) -> ssl.SSLContext:
     """Verify certificate and host name against the system's CAs (which
     ``create_default_context`` takes from the system store and SSL_CERT_FILE)
-    plus ``settings.ca_file``; verify nothing when ``settings.verify`` is off."""
+    plus ``settings.ca_file``; verify nothing when ``settings.verify`` is off.
+
+    Made once per process for each CA file (as it is on disk now) and verify
+    setting, then shared by every connection: loading the system's CAs takes
+    25 ms, which each fetch job paid for each login. A shared context must not
+    be changed: ``fresh_context`` makes one to change. The system store is read
+    once per process (a new system CA is trusted after a restart)."""
+    return _shared_context(settings.ca_file or '', _file_version(settings.ca_file), settings.verify)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_context(ca_file: str, _version: tuple | None, verify: bool) -> ssl.SSLContext:
+    # _version is only part of the key: a CA file replaced on disk makes a new context
+    return fresh_context(ca_file, verify)
+
+
+def fresh_context(ca_file: str, verify: bool) -> ssl.SSLContext:
     context = ssl.create_default_context()
-    if settings.ca_file:
-        _trust_ca_file(context, settings.ca_file)
-    if not settings.verify:
+    if ca_file:
+        _trust_ca_file(context, ca_file)
+    if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def _file_version(path: str) -> tuple | None:
+    """(modification time, size) of the file at ``path``; None when there is none (or no
+    file: _trust_ca_file says why)."""
+    if not path:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _trust_ca_file(context: ssl.SSLContext, path: str) -> None:
@@ -80,7 +110,7 @@ def open_verified(settings: ConnectionSettings,
 
 
 def _names_on_certificate(settings, open_with, close) -> tuple[str, ...]:
-    context = client_context(settings)
+    context = fresh_context(settings.ca_file or '', settings.verify)
     context.check_hostname = False
     connection = open_with(context)
     try:

@@ -1,14 +1,16 @@
 """Connection security against real Dovecot servers: implicit TLS, required
 STARTTLS, clear text only when chosen, and certificates verified."""
 import imaplib
+import os
 import ssl
+from pathlib import Path
 
 import pytest
 
 from fetching import imap, pop3
 from fetching.errors import CaFileUnreadable, LoginRefused, StartTlsNotOffered, WrongHostName
 from fetching.settings import ConnectionSettings
-from fetching.tls import certificate_names
+from fetching.tls import certificate_names, client_context
 from testsupport.messages import sample_message
 
 # Short enough that a test waiting on a dead server fails fast.
@@ -109,6 +111,23 @@ def test_a_certificate_for_another_name_is_refused(dovecot_wrong_name, open_conn
         open_connection(trusted(server, getattr(server.ports, port_name), security))
     assert raised.value.names == ('wrong.example',)
     assert raised.value.host == '127.0.0.1'
+
+
+def test_one_context_per_ca_file_replaced_on_disk(dovecot, dovecot_self_signed, tmp_path):
+    """Connections share a context (the system's CAs are loaded once); a CA file replaced
+    on disk is read again."""
+    ca_file = tmp_path / 'ca.pem'
+    ca_file.write_bytes(Path(dovecot.ca_file).read_bytes())
+    first = settings(dovecot, dovecot.ports.imaps, 'ssl', ca_file=str(ca_file))
+    assert client_context(first) is client_context(first)
+    assert fetch_all_imap(dovecot, first) == (True, [])
+    written = ca_file.stat().st_mtime_ns
+    ca_file.write_bytes(Path(dovecot_self_signed.ca_file).read_bytes())
+    os.utime(ca_file, ns=(written + 10**9, written + 10**9))  # whatever the file system's clock says
+    with pytest.raises(ssl.SSLCertVerificationError):
+        imap.open_imap(first)
+    second = settings(dovecot_self_signed, dovecot_self_signed.ports.imaps, 'ssl', ca_file=str(ca_file))
+    assert fetch_all_imap(dovecot_self_signed, second) == (True, [])
 
 
 def test_the_right_name_is_accepted_with_the_ca_file(dovecot):
