@@ -7,13 +7,18 @@ step's parameters as JSON. The result is printed as the last line of stdout, as 
 Odoo logs on stderr. Peak RSS is this process's (ru_maxrss), so each step starts fresh.
 
 Measurement only: message_process and the cursor's execute are wrapped here to time
-each mail and count queries; nothing in Odoo or mail_router is changed.
+each mail and count queries; nothing in Odoo or mail_router is changed. With
+BENCH_PROFILE=PREFIX in the environment, the fetch step's _fetch_mails() runs under cProfile,
+its statistics written to PREFIX-<database>.prof (the timings then include the profiler's cost).
 """
+import contextlib
+import cProfile
 import datetime
 import email
 import email.policy
 import gc
 import json
+import os
 import resource
 import statistics
 import sys
@@ -180,7 +185,8 @@ def fetch(env, job):
     timings = time_message_process(env)
 
     queries, wall_start, started = QUERIES[0], time.time(), time.perf_counter()
-    env["fetchmail.server"]._fetch_mails()
+    with profiled(os.environ.get("BENCH_PROFILE"), env.cr.dbname):
+        env["fetchmail.server"]._fetch_mails()
     env.cr.commit()
     fetch_seconds, fetch_queries, wall_fetched = time.perf_counter() - started, QUERIES[0] - queries, time.time()
     # imported: the last mail is on its record (stock has sent the notifications of all
@@ -210,6 +216,22 @@ def fetch(env, job):
         "notifications": notifications(env, list(expected), first_new_message),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+@contextlib.contextmanager
+def profiled(prefix, dbname):
+    """cProfile around the block, its statistics in ``prefix``-``dbname``.prof; nothing
+    without ``prefix``."""
+    if not prefix:
+        yield
+        return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(f"{prefix}-{dbname}.prof")
 
 
 def landing(env, expected, last_order):
