@@ -18,6 +18,7 @@ set by the fetcher: when the mail server received the mail, for the routing log'
 stock's ``default_fetchmail_server_id``.
 """
 import ast
+import json
 import logging
 import secrets
 import xmlrpc.client
@@ -148,11 +149,20 @@ class MailThread(models.AbstractModel):
     def _notify_thread(self, message, msg_vals=False, **kwargs):
         """Stock's; a notification made while a fetched mail is posted (the mail's own,
         and those its posting makes: a record created by it tells its responsible) is
-        scheduled for the end of the fetch run, which sends it (mail_mail.py)."""
+        scheduled for the end of the fetch run, which sends it (mail_mail.py). As stock
+        schedules one, but without computing its recipients first: they are computed
+        when it is rendered (stock's only use of them here is to schedule nothing when
+        there are none; a schedule without recipients then renders nothing)."""
         posting = self.env.context.get(POSTING_KEY)
-        if isinstance(posting, Posting) and posting.notify_at and not kwargs.get("scheduled_date"):
-            kwargs["scheduled_date"] = posting.notify_at
-        return super()._notify_thread(message, msg_vals=msg_vals, **kwargs)
+        if not (isinstance(posting, Posting) and posting.notify_at and not kwargs.get("scheduled_date")):
+            return super()._notify_thread(message, msg_vals=msg_vals, **kwargs)
+        self._raise_for_invalid_parameters(set(kwargs), restricting_names=self._get_notify_valid_parameters())
+        self.env["mail.message.schedule"].sudo().create({
+            "scheduled_datetime": posting.notify_at,
+            "mail_message_id": message.id,
+            "notification_parameters": json.dumps(kwargs),
+        })
+        return []
 
     def _mail_router_posting(self, message_dict):
         """The intake's Posting of the mail of ``message_dict``, or None."""
@@ -267,9 +277,12 @@ class MailThread(models.AbstractModel):
 
     @api.model
     def _routing_reset_bounce(self, email_message, message_dict):
-        """Stock's, with the models that count bounces read once, not for each mail."""
+        """Stock's, with the models that count bounces read once, not for each mail, and
+        no search that cannot find anything: stock compares ``email_normalized`` with the
+        From header as it reads ("Name <address>"), which only a bare, normalized address
+        can equal."""
         email_from = message_dict["email_from"]
-        if not email_from:
+        if not email_from or tools.email_normalize(email_from, strict=False) != email_from:
             return
         for model in self._mail_router_bounce_counting_models():
             self.env[model].sudo().search(

@@ -14,6 +14,15 @@ class TestHygiene(MailRouterCase):
         self.assertEqual(self.vendor.message_bounce, 1)
         self.assertNotOnChatter(self.ticket, "Undelivered")
 
+    def test_a_mail_from_a_bounced_address_resets_its_count_as_stock_does(self):
+        """Stock compares the partners' normalized address with From as it reads: only a
+        bare address resets the count, "Name <address>" does not (and costs no search)."""
+        self.vendor.message_bounce = 2
+        self.process(self.incoming(self.address("tickets"), "With a name", email_from=f"Ann <{self.vendor.email}>"))
+        self.assertEqual(self.vendor.message_bounce, 2)
+        self.process(self.incoming(self.address("tickets"), "Bare address", email_from=self.vendor.email_normalized))
+        self.assertEqual(self.vendor.message_bounce, 0)
+
     def test_mail_from_our_catchall_is_a_loop(self):
         log = self.process(self.incoming(self.address("tickets"), "Looping", email_from=self.catchall))
         self.assertEqual(log.stage, "loop")
