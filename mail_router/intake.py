@@ -18,7 +18,7 @@ it into stock (models/mail_thread.py). Containment: everything after the ledger 
 one savepoint; if it raises, it is rolled back and the mail is quarantined with the
 error (``failed``), in a savepoint of its own. Only when even that fails does the error
 reach the caller (the fetcher then leaves the message on the server). Nothing here
-commits: the caller does (the fetcher, after each message).
+commits: the caller does (the fetcher, after a batch of messages, each in a savepoint).
 """
 import time
 import traceback

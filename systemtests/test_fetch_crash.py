@@ -19,36 +19,36 @@ KILLED = -9  # Popen's returncode for a process ended by SIGKILL
 DRIVER_TIMEOUT = 120
 BACKEND_TIMEOUT = 10
 
-# Messages committed when the fetch dies the k-th time at a point. IMAP fetches and flags a
-# batch at once; POP3 retrieves message by message, deletes a batch once all of it is
-# committed, and QUITs after each batch.
+# Messages committed when the fetch dies the k-th time at a point. Each batch is one
+# transaction. IMAP fetches and flags a batch at once; POP3 retrieves message by message,
+# deletes a batch once it is committed, and QUITs after each batch.
 IMAP_COMMITTED = {
     "after_fetch": lambda k: (k - 1) * BATCH,
-    "before_commit": lambda k: min(k - 1, MESSAGES),
-    "after_commit": lambda k: k,
+    "before_commit": lambda k: min((k - 1) * BATCH, MESSAGES),
+    "after_commit": lambda k: min(k * BATCH, MESSAGES),
     "before_flag": lambda k: min(k * BATCH, MESSAGES),
     "after_flag": lambda k: min(k * BATCH, MESSAGES),
 }
 POP3_COMMITTED = {
-    "after_fetch": lambda k: k - 1,
-    "before_commit": lambda k: k - 1,
-    "after_commit": lambda k: k,
+    "after_fetch": lambda k: (k - 1) // BATCH * BATCH,
+    "before_commit": lambda k: min((k - 1) * BATCH, MESSAGES),
+    "after_commit": lambda k: min(k * BATCH, MESSAGES),
     "before_flag": lambda k: min(-(-k // BATCH) * BATCH, MESSAGES),
     "after_flag": lambda k: min(-(-k // BATCH) * BATCH, MESSAGES),
     "after_quit": lambda k: min(k * BATCH, MESSAGES),
 }
 IMAP_KILLS = [
     ("after_fetch", 1), ("after_fetch", 2),
-    ("before_commit", 1), ("before_commit", 3),  # the 3rd is the quarantined message's
-    ("before_commit", MESSAGES + 1),  # the run's own last commit, after every message
-    ("after_commit", 2), ("after_commit", 3),  # at the end of a batch, in the middle of one
+    ("before_commit", 1), ("before_commit", 2),  # the 2nd holds the quarantined message
+    ("before_commit", 4),  # the run's own last commit, after every batch
+    ("after_commit", 1), ("after_commit", 3),  # after the first batch, after the last
     ("before_flag", 1), ("before_flag", 2),
     ("after_flag", 1), ("after_flag", 3),  # after the last batch's flag
 ]
 POP3_KILLS = [
     ("after_fetch", 1), ("after_fetch", 3),
-    ("before_commit", 1), ("before_commit", 3),
-    ("after_commit", 2), ("after_commit", 3),
+    ("before_commit", 1), ("before_commit", 2),
+    ("after_commit", 1), ("after_commit", 3),
     ("before_flag", 1), ("before_flag", 3),
     ("after_flag", 2),  # deleted, but only QUIT makes it so
     ("after_quit", 1), ("after_quit", 2),

@@ -1,12 +1,15 @@
 """The exactly-once fetch loop, for any mailbox (IMAP folder, POP3 maildrop).
 
-For each message: take its bytes without setting a flag, hand them to the
-receiver, COMMIT, and only then acknowledge it on the server (\\Seen, or
-DELE). The checkpoint (where fetching stands) passes a batch only once the
-batch is acknowledged, and is committed with the next commit: a crash before
-the commit leaves no trace and the message comes again; a crash after it
-leaves the receiver's ledger entry, so the message comes again, is skipped as
-a duplicate and acknowledged then.
+For each batch: take the bytes of its messages without setting a flag, hand each
+to the receiver (each one atomic: a message whose processing raises undoes only
+itself), COMMIT, and only then acknowledge the batch on the server (\\Seen, or
+DELE). A batch is one transaction: a commit empties Odoo's caches, and committing
+each message made each one read the same user, company and alias domain again
+(stock's fetch does). The checkpoint (where fetching stands)
+passes a batch only once the batch is acknowledged, and is committed with the
+next commit: a crash before the commit leaves no trace and the messages come
+again; a crash after it leaves the receiver's ledger entries, so the messages
+come again, are skipped as duplicates and acknowledged then.
 
 Containment: whatever one message does, the loop goes on. A message whose
 processing raises (twice), one larger than the limit (never fetched) and one
@@ -20,10 +23,11 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# Processing that raises is tried once more, in a new transaction: when another
-# process commits the same mail at that moment (one mail sent to two of our
-# mailboxes), the first try fails on the ledger (PostgreSQL's serialization
-# failure) and the second finds the mail processed: a duplicate, acknowledged.
+# Processing that raises is tried once more, in a new transaction (the messages
+# before it in the batch are committed first): when another process commits the
+# same mail at that moment (one mail sent to two of our mailboxes), the first try
+# fails on the ledger (PostgreSQL's serialization failure) and the second finds
+# the mail processed: a duplicate, acknowledged.
 RECEIVE_TRIES = 2
 
 
@@ -72,14 +76,12 @@ class Receiver(Protocol):
 
     def receive(self, raw: bytes, arrived: float | None) -> str | None:
         """Process one message (which the server received at ``arrived``) in the current
-        transaction (may raise); what became of it, in the receiver's words ('routed',
-        'quarantined'...), counted in the Report once the message is committed."""
+        transaction; what became of it, in the receiver's words ('routed',
+        'quarantined'...), counted in the Report once the message is committed. May
+        raise, having undone what it did for this message only (a savepoint)."""
 
     def commit(self, checkpoint: object) -> None:
         """Store ``checkpoint`` and commit the transaction."""
-
-    def rollback(self) -> None:
-        """Undo what the current transaction did since the last commit."""
 
     def leave(self, message: str, reason: str, error: Exception | None) -> None:
         """``message`` stays on the server, neither flagged nor deleted, for
@@ -151,8 +153,8 @@ class Left:
 
 def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
           limits: Limits, outcomes: Counter) -> tuple[list[Hashable], list[Hashable]]:
-    """Process one batch, each message committed; returns (keys received, keys left)
-    and counts in ``outcomes`` what became of those received."""
+    """Process one batch and commit it; returns (keys received, keys left) and
+    counts in ``outcomes`` what became of those received."""
     acknowledged, left = [], []
     for item in batch:
         if limits.too_large(item):
@@ -161,20 +163,21 @@ def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
             left.append(item.key)
     arrivals = {item.key: item.arrived for item in batch}
     for key, raw in mailbox.fetch([item.key for item in batch if not limits.too_large(item)]):
-        outcome = _process(receiver, raw, arrivals[key])
+        outcome = _process(receiver, raw, arrivals[key], mailbox.checkpoint)
         if isinstance(outcome, Left):
             _leave(mailbox, receiver, key, outcome)
             left.append(key)
         else:
-            receiver.commit(mailbox.checkpoint)
             acknowledged.append(key)
             outcomes[outcome] += 1
+    receiver.commit(mailbox.checkpoint)
     return acknowledged, left
 
 
-def _process(receiver: Receiver, raw: bytes | Unreadable, arrived: float | None) -> str | None | Left:
+def _process(receiver: Receiver, raw: bytes | Unreadable, arrived: float | None,
+             checkpoint: object) -> str | None | Left:
     """What receive() said once ``raw`` is processed (not yet committed); else why
-    it is left, each try rolled back."""
+    it is left."""
     if isinstance(raw, Unreadable):
         return Left(f"the server did not give its bytes: {raw.reason}")
     error = None
@@ -182,8 +185,9 @@ def _process(receiver: Receiver, raw: bytes | Unreadable, arrived: float | None)
         try:
             return receiver.receive(raw, arrived)
         except Exception as exc:  # containment: one message never stops the mailbox
-            receiver.rollback()
             error = exc
+            # receive() undid this message; the next try runs in a new transaction
+            receiver.commit(checkpoint)
     return Left(f"processing raised {type(error).__name__}: {error}", error)
 
 

@@ -29,7 +29,7 @@ runs did); stock's ``ir_cron_progress_id`` (a run of the scheduled action: its r
 recorded under it, for Run Manually to say what they did).
 """
 # pylint: disable=invalid-commit
-# Committing after each message is the point of this module (as stock's fetch_mail does).
+# Committing each batch of messages is the point of this module (stock's fetch_mail commits each message).
 import contextlib
 import functools
 import logging
@@ -107,7 +107,10 @@ class FetchmailServer(models.Model):
                               "of a server whose certificate the system does not trust.")
     timeout = fields.Integer("Timeout (s)", default=60, required=True)
     folder = fields.Char("IMAP Folder", default="INBOX", required=True)
-    batch_size = fields.Integer(default=50, required=True, help="Messages fetched per round trip.")
+    batch_size = fields.Integer(
+        default=50, required=True,
+        help="Messages fetched per round trip and processed in one transaction: a user saving a record "
+             "that one of them was posted on waits until that transaction is committed.")
     batch_megabytes = fields.Integer(
         "Batch Size (MB)", default=20, required=True,
         help="Bytes fetched per round trip, at most: a batch holds fewer messages when they are large "
@@ -408,7 +411,7 @@ class FetchmailServer(models.Model):
         self.ensure_one()
         started, since = time.monotonic(), fields.Datetime.now()
         notify_at = since + NOTIFICATION_DELAY
-        # As stock, this commits (after each message); commit the caller's work first, so
+        # As stock, this commits (after each batch of messages); commit the caller's work first, so
         # that the rollback after a failure below takes back only this fetch's.
         self.env.cr.commit()
         receiver = _Receiver(self.with_context(fetchmail_cron_running=True, default_fetchmail_server_id=self.id,
@@ -441,7 +444,7 @@ class FetchmailServer(models.Model):
     @contextlib.contextmanager
     def _mail_router_lock(self):
         """A session-level advisory lock on a connection of its own: it outlives the
-        commit after each message, and dies with the process if that is killed."""
+        commit of each batch, and dies with the process if that is killed."""
         cr = self.pool.cursor()
         locked = False
         try:
@@ -494,8 +497,11 @@ class _Receiver:
         self.last_log_id = server.env["mail.router.log"].sudo().search([], limit=1).id or 0
 
     def receive(self, raw, arrived):
-        self.server._mail_router_receive(raw, arrived)
-        latest = self.server.env["mail.router.log"]._mail_router_latest(self.server.id, self.last_log_id)
+        # One savepoint per mail: the batch is one transaction, and a mail that raises
+        # undoes only itself (and what it left for the commit: tracking, flushed at the end).
+        with self.server.env.cr.savepoint():
+            self.server._mail_router_receive(raw, arrived)
+            latest = self.server.env["mail.router.log"]._mail_router_latest(self.server.id, self.last_log_id)
         if not latest:  # another module's message_process did not hand it to the intake
             return None
         self.last_log_id, stage, model, res_id = latest
@@ -510,9 +516,6 @@ class _Receiver:
             self.store(checkpoint)
         self.server.env.cr.commit()
         self.stored = checkpoint
-
-    def rollback(self):
-        self.server.env.cr.rollback()
 
     def leave(self, message, reason, error):
         self.server._mail_router_leave(message, reason, error)

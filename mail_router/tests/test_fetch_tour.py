@@ -9,7 +9,7 @@ the quarantine from General Settings.
 The system suite runs it (systemtests/test_operator_tour.py): it starts Dovecot and passes
 it in MAIL_ROUTER_TOUR_DOVECOT; without that variable the test is skipped, and its tags
 keep it out of the addon suite. Its requests commit for real (registry_test_mode off), as
-fetching needs: it commits after each message and takes its lock on a connection of its
+fetching needs: it commits after each batch of messages and takes its lock on a connection of its
 own, which an HttpCase's shared test cursor would roll back. The database is the system
 suite's throwaway one.
 """

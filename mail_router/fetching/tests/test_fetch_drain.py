@@ -1,5 +1,5 @@
 """The exactly-once loop (drain) over a real Dovecot, IMAP and POP3: each
-message committed before it is flagged or deleted, one bad message never
+batch committed before it is flagged or deleted, one bad message never
 stops the rest, batches bounded by bytes, large messages never fetched,
 nothing passed without a trace."""
 import re
@@ -30,7 +30,8 @@ def deadline(seconds=60):
 class Store:
     """A Receiver keeping in memory what a database would: the messages and
     the checkpoint committed, and the messages left. Processing raises for a
-    message holding ``failing``; ``on_commit(raws)`` sees each commit coming."""
+    message holding ``failing`` (having kept nothing of it, as a savepoint
+    would); ``on_commit(raws)`` sees each commit coming."""
 
     def __init__(self, checkpoint, *, failing=None, on_commit=None):
         self.checkpoint = checkpoint
@@ -55,9 +56,6 @@ class Store:
         self.committed += self._work
         self._work = []
         self.checkpoint = checkpoint
-
-    def rollback(self):
-        self._work = []
 
     def leave(self, message, reason, error):
         self.left.append((message, reason, error))
@@ -97,15 +95,20 @@ def append(dovecot, count, size=0):
 # IMAP
 
 
-def test_each_message_is_committed_before_it_is_flagged(dovecot, imaps_settings):
+def test_each_batch_is_committed_before_it_is_flagged(dovecot, imaps_settings):
     uids = append(dovecot, 5)
+    commits = []
 
     def not_yet_flagged(raws):
         assert not {uids[raw] for raw in raws} & seen(dovecot), "flagged before its commit"
+        commits.append(list(raws))
 
     store = Store(ImapCheckpoint(), on_commit=not_yet_flagged)
     report = run(imap_folder(dovecot, imaps_settings), store)
     assert store.committed == list(uids)
+    raws = list(uids)
+    # One transaction a batch (of two), then the checkpoint's own commit.
+    assert commits == [raws[0:2], raws[2:4], raws[4:], []]
     assert seen(dovecot) == set(uids.values())
     assert (report.received, report.left, report.more) == (5, 0, False)
     assert store.checkpoint == ImapCheckpoint(dovecot.uidvalidity('INBOX'), max(uids.values()))
@@ -116,22 +119,38 @@ def test_a_failed_commit_leaves_the_rest_unflagged_and_the_checkpoint_before_the
     start = ImapCheckpoint(dovecot.uidvalidity('INBOX'), 0)
     commits = []
 
-    def third_fails(raws):
+    def second_fails(raws):
         commits.append(raws)
-        if len(commits) == 3:
+        if len(commits) == 2:
             raise OSError("the database went away")
 
-    store = Store(start, on_commit=third_fails)
+    store = Store(start, on_commit=second_fails)
     with pytest.raises(OSError):
         run(imap_folder(dovecot, imaps_settings, start), store)
     first_batch = set(list(uids.values())[:2])
     assert seen(dovecot) == first_batch
-    # The first batch was flagged after its commits; its checkpoint was to go with the third.
+    # The first batch was flagged after its commit; its checkpoint was to go with the second.
     assert store.checkpoint == start
     again = Store(store.checkpoint)
     run(imap_folder(dovecot, imaps_settings, store.checkpoint), again)
     assert again.committed == list(uids)  # the first two again: the ledger skips them
     assert seen(dovecot) == set(uids.values())
+
+
+def test_a_message_that_raises_is_tried_again_once_those_before_it_are_committed(dovecot, imaps_settings):
+    uids = append(dovecot, 4)
+    raws = list(uids)
+    commits = []
+    store = Store(ImapCheckpoint(), failing=FAILING,
+                  on_commit=lambda work: commits.append((list(work), store.tries)))
+    run(imap_folder(dovecot, imaps_settings), store, Limits(count=4, batch_bytes=10_000_000,
+                                                            max_message_bytes=10_000_000))
+    # Message 2 failed at the third try; the two before it were committed then, so that
+    # its second try (the fourth) ran in a new transaction.
+    assert commits[0] == (raws[:2], 3)
+    assert store.tries == 2 + RECEIVE_TRIES + 1
+    assert store.committed == [raws[0], raws[1], raws[3]]
+    assert [left[0] for left in store.left] == [f"UID {uids[raws[2]]} in folder 'INBOX'"]
 
 
 def test_a_message_whose_processing_raises_is_left_unflagged_and_the_next_ones_land(dovecot, imaps_settings):
@@ -182,8 +201,8 @@ def test_batches_are_bounded_by_bytes(dovecot, imaps_settings):
     store = Store(ImapCheckpoint(), on_commit=lambda raws: flagged_at_commit.append(len(seen(dovecot))))
     run(imap_folder(dovecot, imaps_settings), store, Limits(count=50, batch_bytes=2 * size + 1,
                                                             max_message_bytes=10_000_000))
-    # Batches of two (flagged together, after both commits), two, one; then the last commit.
-    assert flagged_at_commit == [0, 0, 2, 2, 4, 5]
+    # Batches of two (flagged together, after their commit), two, one; then the last commit.
+    assert flagged_at_commit == [0, 2, 4, 5]
     assert store.committed == list(uids)
 
 
@@ -261,7 +280,7 @@ def test_pop3_deletes_each_batch_after_its_commits_and_quits(dovecot, pop3s_sett
     report = run(pop3_maildrop(dovecot, pop3s_settings), store)
     assert store.committed == list(uids)
     # QUIT after each batch of two: their deletions take effect before the next batch.
-    assert in_maildrop_at_commit == [5, 5, 3, 3, 1, 0]
+    assert in_maildrop_at_commit == [5, 3, 1, 0]
     assert dovecot.flags('INBOX') == {}
     assert report.received == 5
     assert len(store.checkpoint.done) == 5
