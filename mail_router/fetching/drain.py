@@ -4,12 +4,12 @@ For each batch: take the bytes of its messages without setting a flag, hand each
 to the receiver (each one atomic: a message whose processing raises undoes only
 itself), COMMIT, and only then acknowledge the batch on the server (\\Seen, or
 DELE). A batch is one transaction: a commit empties Odoo's caches, and committing
-each message made each one read the same user, company and alias domain again
-(stock's fetch does). The checkpoint (where fetching stands)
-passes a batch only once the batch is acknowledged, and is committed with the
-next commit: a crash before the commit leaves no trace and the messages come
-again; a crash after it leaves the receiver's ledger entries, so the messages
-come again, are skipped as duplicates and acknowledged then.
+each message (as stock's fetch does) made each one read the same user, company
+and alias domain again. The checkpoint (where fetching stands) passes a batch
+only once the batch is acknowledged, and is committed with the next commit: a
+crash before the commit leaves no trace and the messages come again; a crash
+after it leaves the receiver's ledger entries, so the messages come again, are
+skipped as duplicates and acknowledged then.
 
 Containment: whatever one message does, the loop goes on. A message whose
 processing raises (twice), one larger than the limit (never fetched) and one

@@ -39,9 +39,9 @@ FEED_BYTES = 1 << 20
 def binary_content(part: Message) -> bytes:
     """What ``part.get_content()`` gives for a non-text part (the email package's
     ``get_non_text_content``), decoded from the base64 text without copying it first.
-    Base64 that is well-formed once line breaks are skipped decodes to the same bytes
-    either way; anything else (bad padding, non-ASCII bytes, other encodings) is read
-    by the email package as before, with its repairs."""
+    What binascii decodes (skipping line breaks and characters outside the alphabet, as
+    the email package does) is the same bytes; the rest (bad padding, non-ASCII text,
+    other encodings) the email package reads as before, with its repairs."""
     # Not get_payload(): it encodes the whole text once to check it for surrogates.
     payload = part._payload  # pylint: disable=protected-access
     if (isinstance(payload, str) and payload.isascii()
