@@ -9,7 +9,8 @@ and alias domain again. The checkpoint (where fetching stands) passes a batch
 only once the batch is acknowledged, and is committed with the next commit: a
 crash before the commit leaves no trace and the messages come again; a crash
 after it leaves the receiver's ledger entries, so the messages come again, are
-skipped as duplicates and acknowledged then.
+skipped as duplicates and acknowledged then. When the server or the connection
+fails in the middle of a batch, the messages processed so far are committed first.
 
 Containment: whatever one message does, the loop goes on. A message whose
 processing raises (twice), one larger than the limit (never fetched) and one
@@ -17,6 +18,7 @@ the server listed but did not return are left on the server, neither flagged
 nor deleted, each named to the receiver (``leave``), and the checkpoint passes
 them: every message passed is committed by the receiver or named.
 """
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
@@ -162,14 +164,22 @@ def _take(mailbox: Mailbox, receiver: Receiver, batch: list[Pending],
                 f"{item.size} bytes, more than the largest message fetched ({limits.max_message_bytes} bytes)"))
             left.append(item.key)
     arrivals = {item.key: item.arrived for item in batch}
-    for key, raw in mailbox.fetch([item.key for item in batch if not limits.too_large(item)]):
-        outcome = _process(receiver, raw, arrivals[key], mailbox.checkpoint)
-        if isinstance(outcome, Left):
-            _leave(mailbox, receiver, key, outcome)
-            left.append(key)
-        else:
-            acknowledged.append(key)
-            outcomes[outcome] += 1
+    try:
+        for key, raw in mailbox.fetch([item.key for item in batch if not limits.too_large(item)]):
+            outcome = _process(receiver, raw, arrivals[key], mailbox.checkpoint)
+            if isinstance(outcome, Left):
+                _leave(mailbox, receiver, key, outcome)
+                left.append(key)
+            else:
+                acknowledged.append(key)
+                outcomes[outcome] += 1
+    except Exception:
+        # The server or the connection failed (or the database, leaving a message): the
+        # messages processed so far are kept, as when each was committed alone, and come
+        # again as duplicates; processed again, what they sent (a bounce) would be sent twice.
+        with contextlib.suppress(Exception):  # the server's error is the one to report
+            receiver.commit(mailbox.checkpoint)
+        raise
     receiver.commit(mailbox.checkpoint)
     return acknowledged, left
 
@@ -181,13 +191,13 @@ def _process(receiver: Receiver, raw: bytes | Unreadable, arrived: float | None,
     if isinstance(raw, Unreadable):
         return Left(f"the server did not give its bytes: {raw.reason}")
     error = None
-    for _try in range(RECEIVE_TRIES):
+    for attempt in range(RECEIVE_TRIES):
+        if attempt:  # receive() undid its try; the next one runs in a new transaction
+            receiver.commit(checkpoint)
         try:
             return receiver.receive(raw, arrived)
         except Exception as exc:  # containment: one message never stops the mailbox
             error = exc
-            # receive() undid this message; the next try runs in a new transaction
-            receiver.commit(checkpoint)
     return Left(f"processing raised {type(error).__name__}: {error}", error)
 
 

@@ -2,6 +2,7 @@
 batch committed before it is flagged or deleted, one bad message never
 stops the rest, batches bounded by bytes, large messages never fetched,
 nothing passed without a trace."""
+import poplib
 import re
 import time
 
@@ -317,6 +318,24 @@ def test_pop3_a_message_too_large_is_left_without_being_fetched(dovecot):
     [(_message, reason, _error)] = store.left
     assert reason.startswith(f"{len(large)} bytes, more than")
     assert set(dovecot.flags('INBOX')) == {uids[1]}
+
+
+def test_a_connection_cut_in_a_batch_keeps_the_messages_processed_before_it(dovecot):
+    # A POP3 batch retrieves message by message: the cut comes after the first was processed.
+    small, large = sample_message(0), sample_message(1, size=300_000)
+    uids = dovecot.append_all('INBOX', [small, large])
+    with Proxy(dovecot.ports.pop3s) as proxy:
+        proxy.cut_after(200_000)
+        conn_settings = ConnectionSettings(dovecot.host, proxy.port, 'ssl', timeout=5, ca_file=str(dovecot.ca_file))
+        store = Store(Pop3Checkpoint())
+        with pytest.raises(poplib.error_proto, match='EOF'):
+            run(pop3_maildrop(dovecot, conn_settings), store,
+                Limits(count=10, batch_bytes=10_000_000, max_message_bytes=10_000_000))
+    # Committed (what it did, a bounce it sent, is not done again), not deleted: the next
+    # run takes it again and the ledger skips it.
+    assert store.committed == [small]
+    assert store.checkpoint == Pop3Checkpoint()
+    assert set(dovecot.flags('INBOX')) == set(uids)
 
 
 def test_pop3_messages_committed_but_not_deleted_are_deleted_without_processing(dovecot, pop3s_settings):
